@@ -1,0 +1,176 @@
+using System.Collections.Immutable;
+using System.Reflection;
+using Horizon.Statistics;
+using Horizon.Workloads;
+using YamlDotNet.RepresentationModel;
+
+namespace Horizon.Config;
+
+/// <summary>Reads a campaign file or a built-in preset. See README "Campaign file" for the format.</summary>
+public static class CampaignFile
+{
+    private static readonly string[] PlanKeys = ["rounds", "round_timeout", "cpu_scheme", "guests", "concurrent", "probe_copies"];
+
+    public static IReadOnlyList<string> Presets { get; } = ["quick", "study"];
+
+    public static string PresetText(string name)
+    {
+        using var stream = typeof(CampaignFile).Assembly.GetManifestResourceStream($"presets/{name}.yaml")
+            ?? throw new ArgumentException($"no preset '{name}'; presets: {string.Join(", ", Presets)}");
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    }
+
+    public static Campaign LoadPreset(string name, Testbed testbed) => Parse($"preset:{name}", PresetText(name), testbed);
+
+    public static Campaign Load(string path, Testbed testbed)
+    {
+        if (!File.Exists(path))
+        {
+            throw new ConfigException(path, 0, 0, "(file)", "no such file");
+        }
+
+        return Parse(path, File.ReadAllText(path), testbed);
+    }
+
+    public static Campaign Parse(string file, string text, Testbed testbed)
+    {
+        var root = new YamlFields(file, "", YamlFields.LoadDocument(file, text));
+        var name = root.RequireString("campaign");
+        var defaults = ReadPlanDefaults(root, testbed, null);
+        var interleave = new InterleaveOptions(1, 2009);
+        if (root.TryGet("interleave", out var il))
+        {
+            var f = new YamlFields(file, "interleave", il);
+            interleave = new InterleaveOptions(f.OptionalInt("block", 1, 1), f.OptionalInt("seed", 2009));
+            f.RejectUnknown();
+        }
+
+        var experiments = new List<ExperimentPlan>();
+        var nodes = root.OptionalSequence("experiments");
+        if (nodes.Count == 0)
+        {
+            throw root.Error("experiments", "a campaign needs at least one experiment");
+        }
+
+        for (var i = 0; i < nodes.Count; i++)
+        {
+            var e = new YamlFields(file, $"experiments[{i}]", nodes[i]);
+            var workloadName = e.RequireString("workload");
+            var def = WorkloadCatalog.Find(workloadName);
+            if (def is null)
+            {
+                var planned = WorkloadCatalog.Planned.TryGetValue(workloadName, out var why) ? $" ({why})" : "";
+                throw e.Error("workload", $"unknown workload '{workloadName}'{planned}; known: {string.Join(", ", WorkloadCatalog.All.Select(w => w.Name))}");
+            }
+
+            var plan = ReadPlanDefaults(e, testbed, defaults);
+            var raw = new Dictionary<string, string>();
+            foreach (var p in def.Parameters)
+            {
+                if (e.TryGet(p.Name, out var v))
+                {
+                    var textValue = e.Scalar(p.Name, v);
+                    var error = WorkloadDefinition.Normalize(p, textValue, out _);
+                    if (error is not null)
+                    {
+                        throw e.Error(v, e.FieldPath(p.Name), error);
+                    }
+
+                    raw[p.Name] = textValue;
+                }
+                else if (p.Default is null)
+                {
+                    throw e.Error(nodes[i], e.FieldPath(p.Name), $"is required by workload '{def.Name}'");
+                }
+            }
+
+            e.RejectUnknown(["workload", .. PlanKeys, .. def.Parameters.Select(p => p.Name)]);
+            var spec = WorkloadCatalog.Create(def.Name, raw);
+            var sets = plan.Concurrent ? [plan.Guests] : plan.Guests.Select(g => ImmutableArray.Create(g));
+            foreach (var set in sets)
+            {
+                var x = new ExperimentPlan(spec, set, plan.Scheme, plan.Rounds, plan.RoundTimeout, plan.ProbeCopies);
+                if (experiments.Any(y => y.Key == x.Key))
+                {
+                    throw e.Error("workload", $"experiment {x.Key} is listed twice");
+                }
+
+                experiments.Add(x);
+            }
+        }
+
+        root.RejectUnknown(["campaign", "interleave", "experiments", .. PlanKeys]);
+        return new Campaign(name, file, [.. experiments], interleave);
+    }
+
+    private sealed record PlanDefaults(RoundPolicy Rounds, TimeSpan RoundTimeout, CpuScheme Scheme, ImmutableArray<string> Guests, bool Concurrent, int ProbeCopies);
+
+    private static PlanDefaults ReadPlanDefaults(YamlFields f, Testbed testbed, PlanDefaults? inherited)
+    {
+        var rounds = inherited?.Rounds ?? RoundPolicy.Fixed(10);
+        if (f.TryGet("rounds", out var r))
+        {
+            rounds = ReadRounds(f, r);
+        }
+
+        var timeout = f.OptionalDuration("round_timeout") ?? inherited?.RoundTimeout ?? TimeSpan.FromMinutes(30);
+        if (timeout <= TimeSpan.Zero)
+        {
+            throw f.Error("round_timeout", "must be positive");
+        }
+
+        var scheme = f.OptionalEnum("cpu_scheme", inherited?.Scheme ?? CpuScheme.Default, Names.Schemes);
+        var guests = inherited?.Guests ?? [.. testbed.Guests.Select(g => g.Name)];
+        if (f.TryGet("guests", out var gnode))
+        {
+            var names = f.OptionalStringList("guests");
+            if (names is ["all"])
+            {
+                guests = [.. testbed.Guests.Select(g => g.Name)];
+            }
+            else
+            {
+                foreach (var n in names)
+                {
+                    if (testbed.Guests.All(g => g.Name != n))
+                    {
+                        throw f.Error(gnode, f.FieldPath("guests"), $"no guest '{n}' in testbed '{testbed.Name}' ({testbed.SourceFile}); known: {string.Join(", ", testbed.Guests.Select(g => g.Name))}");
+                    }
+                }
+
+                if (names.Count == 0)
+                {
+                    throw f.Error(gnode, f.FieldPath("guests"), "names no guest");
+                }
+
+                guests = [.. names];
+            }
+        }
+
+        var concurrent = f.OptionalBool("concurrent", inherited?.Concurrent ?? false);
+        var copies = f.OptionalInt("probe_copies", inherited?.ProbeCopies ?? 3, 1, 16);
+        return new PlanDefaults(rounds, timeout, scheme, guests, concurrent, copies);
+    }
+
+    private static RoundPolicy ReadRounds(YamlFields parent, YamlNode node)
+    {
+        if (node is YamlScalarNode)
+        {
+            var n = parent.OptionalInt("rounds", 10, 1, 100_000);
+            return RoundPolicy.Fixed(n);
+        }
+
+        var f = new YamlFields(parent.File, parent.FieldPath("rounds"), node);
+        var min = f.OptionalInt("min", 5, 2, 100_000);
+        var max = f.OptionalInt("max", 100, 2, 100_000);
+        if (max < min)
+        {
+            throw f.Error("max", $"must be at least min ({min}), got {max}");
+        }
+
+        var target = f.OptionalDouble("target", 1e-6, 1) ?? throw f.Error(node, f.FieldPath("target"), "is required for adaptive rounds (CI half-width as a fraction of the mean, e.g. 0.02 or 2%)");
+        f.RejectUnknown();
+        return RoundPolicy.Adaptive(min, max, target);
+    }
+}

@@ -1,0 +1,127 @@
+using System.Collections.Immutable;
+using Horizon.Statistics;
+using Horizon.Workloads;
+
+namespace Horizon.Config;
+
+public enum Platform
+{
+    Native,
+    Xen,
+    Kvm,
+    VmwareEsxi,
+    OpenVz,
+    Lxc,
+    Docker,
+    Qemu,
+}
+
+public enum CpuScheme
+{
+    Default,
+    Exclusive,
+    SharedCore,
+}
+
+public enum TransportKind
+{
+    Local,
+    Ssh,
+}
+
+public static class Names
+{
+    public static readonly IReadOnlyDictionary<string, Platform> Platforms = new Dictionary<string, Platform>
+    {
+        ["native"] = Platform.Native,
+        ["xen"] = Platform.Xen,
+        ["kvm"] = Platform.Kvm,
+        ["vmware-esxi"] = Platform.VmwareEsxi,
+        ["openvz"] = Platform.OpenVz,
+        ["lxc"] = Platform.Lxc,
+        ["docker"] = Platform.Docker,
+        ["qemu"] = Platform.Qemu,
+    };
+
+    public static readonly IReadOnlyDictionary<string, CpuScheme> Schemes = new Dictionary<string, CpuScheme>
+    {
+        ["default"] = CpuScheme.Default,
+        ["exclusive"] = CpuScheme.Exclusive,
+        ["shared-core"] = CpuScheme.SharedCore,
+    };
+
+    public static readonly IReadOnlyDictionary<string, TransportKind> Transports = new Dictionary<string, TransportKind>
+    {
+        ["local"] = TransportKind.Local,
+        ["ssh"] = TransportKind.Ssh,
+    };
+
+    public static string Of(Platform p) => Platforms.First(kv => kv.Value == p).Key;
+
+    public static string Of(CpuScheme s) => Schemes.First(kv => kv.Value == s).Key;
+
+    public static string Of(TransportKind t) => Transports.First(kv => kv.Value == t).Key;
+}
+
+/// <summary>How the controller reaches a host or guest.</summary>
+public sealed record TransportSpec(
+    TransportKind Kind,
+    string? Address = null,
+    int Port = 22,
+    string? User = null,
+    string? KeyFile = null,
+    string? HostKeyFingerprint = null,
+    string? KnownHostsFile = null)
+{
+    public static TransportSpec Local { get; } = new(TransportKind.Local);
+}
+
+public sealed record TestHost(string Name, Platform Platform, TransportSpec Transport, int Line);
+
+public sealed record GuestSpec(
+    string Name,
+    string Host,
+    Platform Platform,
+    int Vcpus,
+    TransportSpec Transport,
+    string Workdir,
+    ImmutableArray<string> Wrapper,
+    int Line);
+
+public sealed record NetworkPeer(string Name, TransportSpec Transport, string DataAddress);
+
+public sealed record Testbed(
+    string Name,
+    string SourceFile,
+    string ProbeAddress,
+    int ProbePort,
+    ImmutableArray<TestHost> Hosts,
+    ImmutableArray<GuestSpec> Guests,
+    NetworkPeer? Peer)
+{
+    public GuestSpec Guest(string name) => Guests.FirstOrDefault(g => g.Name == name)
+        ?? throw new KeyNotFoundException($"testbed '{Name}' has no guest '{name}'");
+
+    public TestHost HostOf(GuestSpec guest) => Hosts.First(h => h.Name == guest.Host);
+}
+
+/// <summary>One experiment to run: a workload, the guests that run it at once, a CPU scheme and a round policy.</summary>
+public sealed record ExperimentPlan(
+    WorkloadSpec Workload,
+    ImmutableArray<string> Guests,
+    CpuScheme Scheme,
+    RoundPolicy Rounds,
+    TimeSpan RoundTimeout,
+    int ProbeCopies)
+{
+    /// <summary>Stable identity of the experiment within a campaign: same plan, same key, so a re-run resumes it.</summary>
+    public string Key => $"{Workload.Key}|guests={string.Join(',', Guests)}|scheme={Names.Of(Scheme)}";
+}
+
+public sealed record InterleaveOptions(int BlockRounds, int Seed);
+
+public sealed record Campaign(
+    string Name,
+    string SourceFile,
+    ImmutableArray<ExperimentPlan> Experiments,
+    InterleaveOptions Interleave);

@@ -1,0 +1,165 @@
+using System.Collections.Immutable;
+using YamlDotNet.RepresentationModel;
+
+namespace Horizon.Config;
+
+/// <summary>Reads a testbed file. See README "Testbed file" for the format.</summary>
+public static class TestbedFile
+{
+    public const string DefaultName = "(embedded default testbed)";
+
+    /// <summary>This machine as one native guest, reached without SSH.</summary>
+    public static string DefaultYaml(int vcpus) => $"""
+        testbed: this-machine
+        probes:
+          address: 127.0.0.1
+        hosts:
+          - name: localhost
+            platform: native
+            transport: local
+        guests:
+          - name: native
+            host: localhost
+            platform: native
+            vcpus: {vcpus}
+            transport: local
+        """;
+
+    public static Testbed Default() => Parse(DefaultName, DefaultYaml(Environment.ProcessorCount));
+
+    public static Testbed Load(string path)
+    {
+        if (!File.Exists(path))
+        {
+            throw new ConfigException(path, 0, 0, "(file)", "no such file");
+        }
+
+        return Parse(path, File.ReadAllText(path));
+    }
+
+    public static Testbed Parse(string file, string text)
+    {
+        var root = new YamlFields(file, "", YamlFields.LoadDocument(file, text));
+        var name = root.RequireString("testbed");
+        var probeAddress = "127.0.0.1";
+        var probePort = 0;
+        if (root.TryGet("probes", out var probesNode))
+        {
+            var probes = new YamlFields(file, "probes", probesNode);
+            probeAddress = probes.OptionalString("address") ?? probeAddress;
+            if (!System.Net.IPAddress.TryParse(probeAddress, out _))
+            {
+                throw probes.Error("address", $"expected an IPv4 address guests can send probes to, got '{probeAddress}'");
+            }
+
+            probePort = probes.OptionalInt("port", 0, 0, 65535);
+            probes.RejectUnknown();
+        }
+
+        var hosts = new List<TestHost>();
+        var hostNodes = root.OptionalSequence("hosts");
+        for (var i = 0; i < hostNodes.Count; i++)
+        {
+            var h = new YamlFields(file, $"hosts[{i}]", hostNodes[i]);
+            var hostName = RequireName(h, "name");
+            if (hosts.Any(x => x.Name == hostName))
+            {
+                throw h.Error("name", $"host '{hostName}' is defined twice");
+            }
+
+            var platform = h.OptionalEnum("platform", Platform.Native, Names.Platforms);
+            var transport = ReadTransport(h);
+            h.RejectUnknown();
+            hosts.Add(new TestHost(hostName, platform, transport, (int)hostNodes[i].Start.Line));
+        }
+
+        var guests = new List<GuestSpec>();
+        var guestNodes = root.OptionalSequence("guests");
+        if (guestNodes.Count == 0)
+        {
+            throw root.Error("guests", "a testbed needs at least one guest");
+        }
+
+        for (var i = 0; i < guestNodes.Count; i++)
+        {
+            var g = new YamlFields(file, $"guests[{i}]", guestNodes[i]);
+            var guestName = RequireName(g, "name");
+            if (guests.Any(x => x.Name == guestName))
+            {
+                throw g.Error("name", $"guest '{guestName}' is defined twice");
+            }
+
+            var hostName = g.RequireString("host");
+            var host = hosts.FirstOrDefault(x => x.Name == hostName)
+                ?? throw g.Error("host", $"no host named '{hostName}' in 'hosts'{(hosts.Count > 0 ? $" (known: {string.Join(", ", hosts.Select(x => x.Name))})" : "")}");
+            var platform = g.OptionalEnum("platform", host.Platform, Names.Platforms);
+            var vcpus = g.OptionalInt("vcpus", 1, 1, 4096);
+            var transport = ReadTransport(g);
+            var workdir = g.OptionalString("workdir") ?? "/var/tmp/horizon";
+            if (!workdir.StartsWith('/'))
+            {
+                throw g.Error("workdir", $"must be an absolute path, got '{workdir}'");
+            }
+
+            var wrapper = g.OptionalStringList("wrapper").ToImmutableArray();
+            g.RejectUnknown();
+            guests.Add(new GuestSpec(guestName, hostName, platform, vcpus, transport, workdir, wrapper, (int)guestNodes[i].Start.Line));
+        }
+
+        NetworkPeer? peer = null;
+        if (root.TryGet("peer", out var peerNode))
+        {
+            var p = new YamlFields(file, "peer", peerNode);
+            var peerName = RequireName(p, "name");
+            var transport = ReadTransport(p);
+            var data = p.RequireString("address");
+            p.RejectUnknown();
+            peer = new NetworkPeer(peerName, transport, data);
+        }
+
+        root.RejectUnknown();
+        return new Testbed(name, file, probeAddress, probePort, [.. hosts], [.. guests], peer);
+    }
+
+    private static string RequireName(YamlFields f, string key)
+    {
+        var value = f.RequireString(key);
+        if (value.Length == 0 || value.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')))
+        {
+            throw f.Error(key, $"'{value}' is not a valid name (letters, digits, '-', '_', '.')");
+        }
+
+        return value;
+    }
+
+    private static TransportSpec ReadTransport(YamlFields f)
+    {
+        var kind = f.OptionalEnum("transport", TransportKind.Local, Names.Transports);
+        if (!f.TryGet("ssh", out var sshNode))
+        {
+            if (kind == TransportKind.Ssh)
+            {
+                throw f.Error("ssh", "is required when transport is ssh (address, user, key, host_key or known_hosts)");
+            }
+
+            return TransportSpec.Local;
+        }
+
+        var s = new YamlFields(f.File, f.FieldPath("ssh"), sshNode);
+        var spec = new TransportSpec(
+            TransportKind.Ssh,
+            s.RequireString("address"),
+            s.OptionalInt("port", 22, 1, 65535),
+            s.RequireString("user"),
+            s.OptionalString("key"),
+            s.OptionalString("host_key"),
+            s.OptionalString("known_hosts"));
+        if (spec.HostKeyFingerprint is null && spec.KnownHostsFile is null)
+        {
+            throw s.Error(sshNode, s.Path, "needs host_key (SHA256:… fingerprint) or known_hosts: host keys are always pinned");
+        }
+
+        s.RejectUnknown();
+        return kind == TransportKind.Ssh ? spec : throw f.Error("transport", "is 'local' but an 'ssh' section is given; set transport: ssh");
+    }
+}

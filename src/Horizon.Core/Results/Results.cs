@@ -1,0 +1,58 @@
+using System.Collections.Immutable;
+using Horizon.Analysers;
+using Horizon.Statistics;
+
+namespace Horizon.Results;
+
+/// <summary>One recorded round, as read back from the results store.</summary>
+public sealed record RoundResult(
+    int GuestIndex,
+    string Guest,
+    int Round,
+    bool Measured,
+    double? Seconds,
+    double? GuestSeconds,
+    double? GuestStartEpoch,
+    int? ExitCode,
+    string? Reason,
+    long RecordedUnixMs);
+
+/// <summary>An experiment with all its rounds and the environment it ran in.</summary>
+public sealed record ExperimentResult(
+    Guid Id,
+    string Campaign,
+    string Key,
+    string Workload,
+    ImmutableSortedDictionary<string, string> Parameters,
+    ImmutableArray<string> Guests,
+    ImmutableArray<string> Platforms,
+    string Scheme,
+    string Status,
+    string? StopReason,
+    string? Note,
+    string EnvironmentJson,
+    int Order,
+    long CreatedUnixMs,
+    long? FinishedUnixMs,
+    ImmutableArray<RoundResult> Rounds)
+{
+    public string Platform => Platforms.Distinct().Count() == 1 ? Platforms[0] : string.Join("+", Platforms.Distinct());
+
+    public string GuestLabel => string.Join(",", Guests);
+
+    /// <summary>Measured durations in the order they were recorded (all guests of the experiment).</summary>
+    public ImmutableArray<double> MeasuredSeconds =>
+        [.. Rounds.Where(r => r.Measured && r.Seconds is not null).OrderBy(r => r.RecordedUnixMs).ThenBy(r => r.Round).Select(r => r.Seconds!.Value)];
+
+    public int FailedCount => Rounds.Count(r => !r.Measured);
+
+    public SampleStatistics? Statistics => MeasuredSeconds is { Length: > 0 } v ? new SampleStatistics(v) : null;
+
+    public SampleStatistics? GuestStatistics(int guestIndex)
+    {
+        var values = Rounds.Where(r => r.GuestIndex == guestIndex && r.Measured && r.Seconds is not null).OrderBy(r => r.Round).Select(r => r.Seconds!.Value).ToList();
+        return values.Count > 0 ? new SampleStatistics(values) : null;
+    }
+
+    public ImmutableArray<Conclusion> Conclusions(int minRounds = 5) => DefaultAnalysers.Analyse(new RoundSample(Statistics, FailedCount, minRounds));
+}

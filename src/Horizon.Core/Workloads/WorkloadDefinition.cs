@@ -1,0 +1,172 @@
+using System.Collections.Immutable;
+using System.Globalization;
+using System.Reflection;
+using Horizon.Config;
+
+namespace Horizon.Workloads;
+
+public enum ParameterKind
+{
+    Integer,
+    Size,
+    Duration,
+    Text,
+    Boolean,
+}
+
+public sealed record ParameterDefinition(string Name, ParameterKind Kind, string? Default, string Description, long Min = 0);
+
+/// <summary>Something the guest must have; <see cref="Check"/> is a bash test that succeeds when it is there.</summary>
+public sealed record ToolRequirement(string What, string Check, string DebianPackage);
+
+/// <summary>The bash pieces a guest runs for a workload. Only <see cref="Round"/> is timed.</summary>
+public sealed record WorkloadScripts(
+    string Prepare,
+    string BeforeRound,
+    string Round,
+    string Cleanup,
+    ImmutableDictionary<string, string> KitFiles);
+
+/// <summary>A workload with validated parameters, in a canonical form (sorted, normalized values).</summary>
+public sealed record WorkloadSpec(string Name, ImmutableSortedDictionary<string, string> Parameters)
+{
+    public string Key => Parameters.Count == 0 ? Name : $"{Name}({string.Join(",", Parameters.Select(p => $"{p.Key}={p.Value}"))})";
+
+    public string Get(string name) => Parameters.TryGetValue(name, out var v) ? v : throw new KeyNotFoundException($"workload {Name} has no parameter {name}");
+
+    public long GetLong(string name) => long.Parse(Get(name), CultureInfo.InvariantCulture);
+
+    public bool GetBool(string name) => Get(name) == "true";
+
+    public TimeSpan GetDuration(string name) => TimeSpan.FromSeconds(double.Parse(Get(name).TrimEnd('s'), CultureInfo.InvariantCulture));
+
+    public string Label => Name;
+}
+
+public abstract class WorkloadDefinition
+{
+    public abstract string Name { get; }
+
+    public abstract string Description { get; }
+
+    /// <summary>Where the study describes it.</summary>
+    public virtual string StudySection => "";
+
+    public abstract ImmutableArray<ParameterDefinition> Parameters { get; }
+
+    public virtual ImmutableArray<ToolRequirement> Tools => [];
+
+    /// <summary>Builds the guest-side scripts. They run with the experiment's work directory as current directory.</summary>
+    public abstract WorkloadScripts Build(WorkloadSpec spec);
+
+    /// <summary>Normalizes raw parameter text; returns an error message or null.</summary>
+    public static string? Normalize(ParameterDefinition p, string raw, out string value)
+    {
+        value = raw;
+        switch (p.Kind)
+        {
+            case ParameterKind.Integer:
+                if (!long.TryParse(raw, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n))
+                {
+                    return $"expected an integer, got '{raw}'";
+                }
+
+                if (n < p.Min)
+                {
+                    return $"must be at least {p.Min}, got {n}";
+                }
+
+                value = n.ToString(CultureInfo.InvariantCulture);
+                return null;
+            case ParameterKind.Size:
+                if (!Units.TryParseSize(raw, out var bytes))
+                {
+                    return $"expected a size such as 2G, 64M or 4096, got '{raw}'";
+                }
+
+                if (bytes < p.Min)
+                {
+                    return $"must be at least {Units.FormatSize(p.Min)}, got {raw}";
+                }
+
+                value = bytes.ToString(CultureInfo.InvariantCulture);
+                return null;
+            case ParameterKind.Duration:
+                if (!Units.TryParseDuration(raw, out var d))
+                {
+                    return $"expected a duration such as 2m, 90s or 500ms, got '{raw}'";
+                }
+
+                value = d.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture) + "s";
+                return null;
+            case ParameterKind.Boolean:
+                if (raw is not ("true" or "false" or "yes" or "no"))
+                {
+                    return $"expected true or false, got '{raw}'";
+                }
+
+                value = raw is "true" or "yes" ? "true" : "false";
+                return null;
+            default:
+                return null;
+        }
+    }
+
+    protected static string Quote(string s) => "'" + s.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
+
+    protected static string Kit(string name)
+    {
+        using var stream = typeof(WorkloadDefinition).Assembly.GetManifestResourceStream($"kit/{name}")
+            ?? throw new InvalidOperationException($"workload kit file {name} is missing from the build");
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    }
+
+    protected static ToolRequirement Gcc { get; } = new("a C compiler (gcc)", "command -v gcc", "gcc");
+
+    protected static ToolRequirement Gmp { get; } = new("GMP headers (gmp.h)", "echo '#include <gmp.h>' | gcc -E -x c - >/dev/null 2>&1", "libgmp-dev");
+}
+
+public static class WorkloadCatalog
+{
+    public static ImmutableArray<WorkloadDefinition> All { get; } =
+    [
+        new SuperPiWorkload(),
+        new MasrWorkload(),
+        new ZfgWorkload(ZfgVariant.Plain),
+        new ZfgWorkload(ZfgVariant.Dirty),
+        new ZfgWorkload(ZfgVariant.Rest),
+        new BonnieWorkload(),
+        new KernelBuildWorkload(),
+        new CommandWorkload(),
+    ];
+
+    public static WorkloadDefinition? Find(string name) => All.FirstOrDefault(w => w.Name == name);
+
+    public static WorkloadDefinition Get(string name) => Find(name) ?? throw new KeyNotFoundException($"unknown workload '{name}'");
+
+    /// <summary>Workloads the study has that need parts this build does not have yet.</summary>
+    public static IReadOnlyDictionary<string, string> Planned { get; } = new Dictionary<string, string>
+    {
+        ["iperf-udp"] = "needs a network peer and the SSH transport (issue 3); not in this build",
+    };
+
+    public static WorkloadSpec Create(string name, IReadOnlyDictionary<string, string> raw)
+    {
+        var def = Get(name);
+        var values = ImmutableSortedDictionary.CreateBuilder<string, string>(StringComparer.Ordinal);
+        foreach (var p in def.Parameters)
+        {
+            var text = raw.TryGetValue(p.Name, out var r) ? r : p.Default ?? throw new ArgumentException($"parameter {p.Name} is required");
+            var error = WorkloadDefinition.Normalize(p, text, out var normalized);
+            if (error is not null)
+            {
+                throw new ArgumentException($"{p.Name}: {error}");
+            }
+
+            values[p.Name] = normalized;
+        }
+
+        return new WorkloadSpec(name, values.ToImmutable());
+    }
+}

@@ -1,0 +1,56 @@
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Runtime;
+using Orleans.Serialization;
+using Orleans.Storage;
+
+namespace Horizon.Grains;
+
+/// <summary>Grain state in the embedded SQLite store (one row per grain: type, id, etag, Orleans-serialized payload).</summary>
+public sealed class SqliteGrainStorage(ResultsStore store, Serializer serializer) : IGrainStorage
+{
+    public const string Name = "horizon";
+
+    public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
+    {
+        var row = store.ReadState(stateName, grainId.ToString());
+        if (row is { } r)
+        {
+            grainState.State = serializer.Deserialize<T>(r.Payload);
+            grainState.ETag = r.ETag;
+            grainState.RecordExists = true;
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
+    {
+        var payload = serializer.SerializeToArray(grainState.State);
+        var etag = store.WriteState(stateName, grainId.ToString(), grainState.ETag, payload)
+            ?? throw new InconsistentStateException($"grain state {stateName}/{grainId} was changed by another activation");
+        grainState.ETag = etag;
+        grainState.RecordExists = true;
+        return Task.CompletedTask;
+    }
+
+    public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
+    {
+        store.ClearState(stateName, grainId.ToString());
+        grainState.ETag = null;
+        grainState.RecordExists = false;
+        return Task.CompletedTask;
+    }
+}
+
+public static class HorizonSiloExtensions
+{
+    /// <summary>The embedded store for grain state and results.</summary>
+    public static ISiloBuilder AddHorizonSqliteStore(this ISiloBuilder silo, string databasePath)
+    {
+        silo.Services.AddSingleton(_ => new ResultsStore(databasePath));
+        silo.Services.AddSingleton<IResultsSink>(sp => new StoreResultsSink(sp.GetRequiredService<ResultsStore>()));
+        silo.Services.AddKeyedSingleton<IGrainStorage>(SqliteGrainStorage.Name, (sp, _) =>
+            new SqliteGrainStorage(sp.GetRequiredService<ResultsStore>(), sp.GetRequiredService<Serializer>()));
+        return silo;
+    }
+}
