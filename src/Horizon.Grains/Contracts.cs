@@ -109,6 +109,10 @@ public interface IExperimentGrain : IGrainWithGuidKey
     [Alias("reserve")]
     Task<int> ReserveRounds(int count);
 
+    /// <summary>Gives back reserved rounds from <paramref name="fromRound"/> on that were never started (adaptive stop).</summary>
+    [Alias("release")]
+    Task ReleaseRounds(int fromRound);
+
     [Alias("record")]
     Task<RoundDecision> Record(RoundRecord round);
 

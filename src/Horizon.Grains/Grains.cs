@@ -111,6 +111,16 @@ public sealed class ExperimentGrain(
         return first;
     }
 
+    public async Task ReleaseRounds(int fromRound)
+    {
+        Require();
+        if (fromRound < S.NextRound && !S.Recorded.Any(k => int.Parse(k[(k.IndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture) >= fromRound))
+        {
+            S.NextRound = fromRound;
+            await state.WriteStateAsync();
+        }
+    }
+
     public async Task<RoundDecision> Record(RoundRecord round)
     {
         Require();

@@ -123,11 +123,11 @@ public sealed class TimingService : IDatagramSink, IDisposable
         var outcome = timing.Accept(header, arrivalMonotonicNs);
         switch (outcome)
         {
-            case AcceptOutcome.Accepted:
+            case AcceptOutcome.AcceptedOutcome:
                 Interlocked.Increment(ref accepted);
                 AcceptedProbeObserver?.Invoke(header, arrivalMonotonicNs);
                 break;
-            case AcceptOutcome.Duplicate:
+            case AcceptOutcome.DuplicateOutcome:
                 Interlocked.Increment(ref duplicates);
                 DuplicateCounter.Add(1);
                 break;

@@ -1,0 +1,114 @@
+using System.ComponentModel;
+using Horizon.Config;
+using Horizon.Grains;
+using Horizon.Reports;
+using Horizon.Results;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace Horizon.Cli;
+
+public class DataSettings : CommandSettings
+{
+    [CommandOption("--data <DIR>")]
+    [Description("Directory of the results store (default: $HORIZON_DATA or ./.horizon).")]
+    public string? Data { get; init; }
+
+    public string DatabasePath => Path.Combine(Data ?? Environment.GetEnvironmentVariable("HORIZON_DATA") ?? ".horizon", "horizon.db");
+}
+
+public class CampaignSettings : DataSettings
+{
+    [CommandOption("-t|--testbed <FILE>")]
+    [Description("Testbed file (default: this machine as one native guest, no SSH).")]
+    public string? Testbed { get; init; }
+
+    [CommandOption("-c|--campaign <FILE>")]
+    [Description("Campaign file.")]
+    public string? Campaign { get; init; }
+
+    [CommandOption("-p|--preset <NAME>")]
+    [Description("Built-in campaign: quick (small sizes) or study (the 2009 study's sizes). Default: quick.")]
+    public string? Preset { get; init; }
+
+    public (Testbed Testbed, Campaign Campaign) Load()
+    {
+        var testbed = Testbed is null ? TestbedFile.Default() : TestbedFile.Load(Testbed);
+        if (Campaign is not null && Preset is not null)
+        {
+            throw new ConfigException("(command line)", 0, 0, "--campaign/--preset", "give one of them, not both");
+        }
+
+        var campaign = Campaign is not null ? CampaignFile.Load(Campaign, testbed) : CampaignFile.LoadPreset(Preset ?? "quick", testbed);
+        return (testbed, campaign);
+    }
+}
+
+public static class Render
+{
+    public static Table ResultsTable(IReadOnlyList<ResultRow> rows)
+    {
+        var table = new Table().Border(TableBorder.Rounded);
+        foreach (var h in new[] { "platform", "guest", "workload", "parameters", "scheme", "n", "failed", "mean ± 95% CI (s)", "CV", "ratio to native [95% CI]" })
+        {
+            table.AddColumn(new TableColumn(h));
+        }
+
+        foreach (var r in rows)
+        {
+            table.AddRow(
+                Markup.Escape(r.Experiment.Platform), Markup.Escape(r.Experiment.GuestLabel), Markup.Escape(r.Experiment.Workload),
+                Markup.Escape(Reports.ResultsTable.Parameters(r.Experiment)), r.Experiment.Scheme, (r.Statistics?.N ?? 0).ToString(),
+                r.Experiment.FailedCount > 0 ? $"[red]{r.Experiment.FailedCount}[/]" : "0",
+                Markup.Escape(Reports.ResultsTable.MeanCi(r.Statistics)),
+                r.Statistics is { N: > 1 } s ? s.CoefficientOfVariation.ToString("P1") : "—",
+                Markup.Escape(Reports.ResultsTable.Ratio(r.RatioToBaseline)));
+        }
+
+        return table;
+    }
+
+    public static void Results(ResultsStore store, string campaign)
+    {
+        var experiments = store.Experiments(campaign);
+        var rows = Reports.ResultsTable.Build(experiments);
+        AnsiConsole.Write(new Rule($"campaign [bold]{Markup.Escape(campaign)}[/]").LeftJustified());
+        AnsiConsole.Write(ResultsTable(rows));
+        foreach (var r in rows)
+        {
+            foreach (var c in r.Conclusions.Where(c => c.Kind != Analysers.ConclusionKind.Hint))
+            {
+                AnsiConsole.MarkupLine($"[yellow]{c.Kind.ToString().ToLowerInvariant()}[/] {Markup.Escape(r.Experiment.Key)} on {Markup.Escape(r.Experiment.GuestLabel)}: {Markup.Escape(c.Message)}");
+            }
+
+            if (r.Experiment.Note is { Length: > 0 } note)
+            {
+                AnsiConsole.MarkupLine($"[red]{r.Experiment.Status.ToLowerInvariant()}[/] {Markup.Escape(r.Experiment.Key)}: {Markup.Escape(note)}");
+            }
+        }
+
+        var failedReasons = experiments.SelectMany(e => e.Rounds.Where(x => !x.Measured).Select(x => (e.Key, x))).Take(10).ToList();
+        foreach (var (key, x) in failedReasons)
+        {
+            AnsiConsole.MarkupLine($"[grey]failed round[/] {Markup.Escape(key)} {Markup.Escape(x.Guest)} #{x.Round}: {Markup.Escape(x.Reason ?? "")}");
+        }
+
+        // The guest's own clock, shown beside the external measurement (never used as the result).
+        var drift = experiments.SelectMany(e => e.Rounds).Where(x => x.Measured && x.Seconds > 0 && x.GuestSeconds is not null).ToList();
+        if (drift.Count > 0)
+        {
+            var worst = drift.MaxBy(x => Math.Abs(x.GuestSeconds!.Value / x.Seconds!.Value - 1))!;
+            AnsiConsole.MarkupLine($"[grey]guest clocks: worst round read {ResultsTableSeconds(worst.GuestSeconds!.Value)} s inside {Markup.Escape(worst.Guest)} vs {ResultsTableSeconds(worst.Seconds!.Value)} s measured by probes ({(worst.GuestSeconds!.Value / worst.Seconds!.Value - 1):+0.0%;-0.0%})[/]");
+        }
+    }
+
+    private static string ResultsTableSeconds(double s) => Reports.ResultsTable.Seconds(s);
+
+    public static string? LatestCampaign(ResultsStore store) => store.Campaigns().FirstOrDefault();
+
+    public static int Error(string message)
+    {
+        AnsiConsole.MarkupLine($"[red]error:[/] {Markup.Escape(message)}");
+        return 2;
+    }
+}

@@ -1,0 +1,22 @@
+using Horizon.Cli;
+using Spectre.Console.Cli;
+
+var app = new CommandApp();
+app.Configure(config =>
+{
+    config.SetApplicationName("horizon");
+    config.AddCommand<RunCommand>("run").WithDescription("Run a campaign (default: the quick preset on this machine) and print the results table.");
+    config.AddCommand<ResultsCommand>("results").WithDescription("Print a campaign's results: platform × workload, mean ± 95% CI, ratio to native.");
+    config.AddCommand<ExportCommand>("export").WithDescription("Write a campaign's results as CSV and JSON, raw rounds and environment included.");
+    config.AddBranch("testbed", testbed =>
+    {
+        testbed.SetDescription("Testbed files.");
+        testbed.AddCommand<TestbedCheckCommand>("check").WithDescription("Validate a testbed (and campaign) file and reach every guest.");
+    });
+    config.AddBranch("bench", bench =>
+    {
+        bench.SetDescription("Benchmarks of Horizon's own measurement path.");
+        bench.AddCommand<BenchProbesCommand>("probes").WithDescription("Probe timestamp delay (idle and loaded) and the lossless authenticated-probe rate.");
+    });
+});
+return await app.RunAsync(args);

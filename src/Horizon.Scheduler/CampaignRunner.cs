@@ -1,0 +1,490 @@
+using System.Collections.Concurrent;
+using System.Collections.Immutable;
+using System.Text.Json;
+using Horizon.Config;
+using Horizon.Grains;
+using Horizon.Probes;
+using Horizon.Scripts;
+using Horizon.Timing;
+using Horizon.Workloads;
+
+namespace Horizon.Scheduler;
+
+public sealed record CampaignOutcome(string Campaign, ImmutableArray<(ExperimentDefinition Definition, ExperimentStatus Status, string? Note)> Experiments)
+{
+    public bool AllCompleted => Experiments.All(e => e.Status == ExperimentStatus.Completed);
+}
+
+public sealed record RunnerOptions(TimeSpan PrepareTimeout, TimeSpan MissingProbeGrace)
+{
+    public static RunnerOptions Default { get; } = new(TimeSpan.FromMinutes(30), TimeSpan.FromSeconds(2));
+}
+
+/// <summary>
+/// Runs a campaign: prepares guests, then runs experiments in interleaved round blocks (seeded order, recorded),
+/// guests running their rounds by themselves while the timing service measures them from their probes.
+/// </summary>
+public sealed class CampaignRunner(IGrainFactory grains, TimingService timing, Testbed testbed, IRunProgress? progress = null, RunnerOptions? options = null)
+{
+    private readonly IRunProgress progress = progress ?? SilentProgress.Instance;
+    private readonly RunnerOptions options = options ?? RunnerOptions.Default;
+    private readonly Dictionary<string, HostDescription> described = [];
+
+    public async Task<CampaignOutcome> RunAsync(Campaign campaign, CancellationToken ct = default)
+    {
+        var campaignGrain = grains.GetGrain<ICampaignGrain>(campaign.Name);
+        var ids = await campaignGrain.Plan(testbed.Name, [.. campaign.Experiments.Select(e => e.Key)]);
+        var runs = new List<ExperimentRun>();
+        for (var i = 0; i < campaign.Experiments.Length; i++)
+        {
+            var plan = campaign.Experiments[i];
+            var guests = plan.Guests.Select(testbed.Guest).ToImmutableArray();
+            var def = new ExperimentDefinition(
+                ids[plan.Key], campaign.Name, plan.Key, plan.Workload.Name, plan.Workload.Parameters, plan.Guests,
+                [.. guests.Select(g => Names.Of(g.Platform))], Names.Of(plan.Scheme), plan.Rounds.Min, plan.Rounds.Max,
+                plan.Rounds.TargetRelativeHalfWidth, plan.RoundTimeout.TotalSeconds, i);
+            var grain = grains.GetGrain<IExperimentGrain>(def.Id);
+            var snapshot = await grain.Define(def);
+            runs.Add(new ExperimentRun(plan, def, grain, guests, snapshot));
+        }
+
+        foreach (var run in runs.Where(r => r.Snapshot.Status is ExperimentStatus.Completed or ExperimentStatus.Failed))
+        {
+            run.Done = true;
+            run.FinalStatus = run.Snapshot.Status;
+            progress.Message($"{run.Definition.Key}: already {run.Snapshot.Status.ToString().ToLowerInvariant()} ({run.Snapshot.Measured} rounds measured), skipped");
+        }
+
+        var pass = 0;
+        var sequence = (await campaignGrain.RunOrder()).Length;
+        while (runs.Any(r => !r.Done))
+        {
+            ct.ThrowIfCancellationRequested();
+            var random = new Random(HashCode.Combine(campaign.Interleave.Seed, pass++));
+            var order = runs.Where(r => !r.Done).OrderBy(_ => random.Next()).ToList();
+            foreach (var run in order)
+            {
+                ct.ThrowIfCancellationRequested();
+                if (!run.Prepared)
+                {
+                    if (!await PrepareAsync(run, ct))
+                    {
+                        continue;
+                    }
+                }
+
+                var count = Math.Min(campaign.Interleave.BlockRounds, Math.Max(1, run.Plan.Rounds.Max - run.Snapshot.Measured));
+                var first = await run.Grain.ReserveRounds(count);
+                await campaignGrain.AppendRunOrder(run.Definition.Id, first, count);
+                sequence++;
+                try
+                {
+                    await RunBlockAsync(run, first, count, ct);
+                }
+                catch (OperationCanceledException)
+                {
+                    throw;
+                }
+                catch (Exception e) when (e is InvalidOperationException or IOException or NotSupportedException)
+                {
+                    await FinishAsync(run, ExperimentStatus.Failed, e.Message, ct);
+                }
+            }
+        }
+
+        return new CampaignOutcome(campaign.Name, [.. runs.Select(r => (r.Definition, r.FinalStatus, r.Note))]);
+    }
+
+    private async Task<bool> PrepareAsync(ExperimentRun run, CancellationToken ct)
+    {
+        var def = WorkloadCatalog.Get(run.Plan.Workload.Name);
+        run.Scripts = def.Build(run.Plan.Workload);
+        progress.ExperimentStarted(run.Definition, run.Snapshot);
+        try
+        {
+            var hosts = new List<HostDescription>();
+            foreach (var (guest, index) in run.Guests.Select((g, i) => (g, i)))
+            {
+                var transport = run.Transport(index);
+                var guestGrain = grains.GetGrain<IGuestGrain>($"{testbed.Name}/{guest.Name}");
+                await guestGrain.SetStatus(GuestStatus.Preparing, run.Definition.Key);
+                if (!described.TryGetValue(guest.Name, out var host))
+                {
+                    host = await EnvironmentProbe.DescribeAsync(guest.Name, guest.Platform, transport, ct);
+                    described[guest.Name] = host;
+                    await grains.GetGrain<IHostGrain>($"{testbed.Name}/{guest.Host}").Describe(host with { Name = guest.Host, Platform = Names.Of(testbed.HostOf(guest).Platform) });
+                }
+
+                hosts.Add(host);
+                var check = await transport.RunAsync(GuestScripts.ToolCheck(def.Tools), TimeSpan.FromMinutes(1), null, ct);
+                var missing = check.Stdout.Split('\n').Select(GuestLine.Parse).OfType<MissingLine>().Select(m => m.Text.Split('|')).ToList();
+                if (missing.Count > 0)
+                {
+                    throw new InvalidOperationException(
+                        $"guest '{guest.Name}' lacks {string.Join(", ", missing.Select(m => m[0]))}: install the Debian package(s) {string.Join(" ", missing.Select(m => m[1]).Distinct())} (apt-get install {string.Join(" ", missing.Select(m => m[1]).Distinct())})");
+                }
+
+                var workdir = run.Workdir(index);
+                foreach (var (name, content) in run.Scripts.KitFiles)
+                {
+                    await transport.WriteFileAsync($"{workdir}/{name}", content, ct);
+                }
+
+                await transport.WriteFileAsync($"{workdir}/prepare.sh", GuestScripts.Prepare(workdir, run.Scripts.Prepare), ct);
+                var prepared = await transport.RunAsync($"bash {GuestScripts.Quote(workdir + "/prepare.sh")}", options.PrepareTimeout, null, ct);
+                if (prepared.ExitCode != 0)
+                {
+                    throw new InvalidOperationException($"prepare step of {def.Name} failed on '{guest.Name}' ({(prepared.TimedOut ? "timed out" : $"exit {prepared.ExitCode}")}): {prepared.ErrorTail}");
+                }
+
+                await guestGrain.SetStatus(GuestStatus.Ready, run.Definition.Key);
+            }
+
+            run.Affinity = CpuSchemes.NativeAffinity(run.Plan.Scheme, run.Guests, hosts.Min(h => h.Cpus));
+            if (run.Plan.Scheme != CpuScheme.Default && run.Guests.Any(g => g.Platform != Platform.Native))
+            {
+                throw new InvalidOperationException($"cpu_scheme {Names.Of(run.Plan.Scheme)} is applied here only on the native platform; other platforms' adapters are not in this build (issue 4)");
+            }
+
+            run.Hosts = [.. hosts];
+            await run.Grain.SetEnvironment(EnvironmentJson(run));
+            run.Prepared = true;
+            return true;
+        }
+        catch (Exception e) when (e is InvalidOperationException or IOException or NotSupportedException)
+        {
+            await FinishAsync(run, ExperimentStatus.Failed, e.Message, ct);
+            return false;
+        }
+    }
+
+    private string EnvironmentJson(ExperimentRun run) => JsonSerializer.Serialize(new
+    {
+        controller = new
+        {
+            horizon = typeof(CampaignRunner).Assembly.GetName().Version?.ToString(),
+            dotnet = Environment.Version.ToString(),
+            os = System.Runtime.InteropServices.RuntimeInformation.OSDescription,
+            timestamps = timing.TimestampDescription,
+        },
+        testbed = new { name = testbed.Name, file = testbed.SourceFile },
+        guests = run.Guests.Select((g, i) => new
+        {
+            name = g.Name,
+            host = g.Host,
+            platform = Names.Of(g.Platform),
+            vcpus = g.Vcpus,
+            transport = run.Transport(i).Description,
+            cpu_model = run.Hosts[i].CpuModel,
+            cpus = run.Hosts[i].Cpus,
+            sockets = run.Hosts[i].Sockets,
+            kernel = run.Hosts[i].Kernel,
+            memory_bytes = run.Hosts[i].MemoryBytes,
+            os = run.Hosts[i].Os,
+            affinity = run.Affinity[i],
+        }),
+        scheme = Names.Of(run.Plan.Scheme),
+        workload = new { name = run.Plan.Workload.Name, parameters = run.Plan.Workload.Parameters },
+        rounds = new { min = run.Plan.Rounds.Min, max = run.Plan.Rounds.Max, target = run.Plan.Rounds.TargetRelativeHalfWidth },
+        round_timeout_s = run.Plan.RoundTimeout.TotalSeconds,
+        probe_copies = run.Plan.ProbeCopies,
+    });
+
+    private async Task RunBlockAsync(ExperimentRun run, int first, int count, CancellationToken ct)
+    {
+        var key = ProbeFormat.NewKey();
+        using var session = timing.Register(run.Definition.Id, key, run.Guests.Length, first, first + count, run.Plan.RoundTimeout, options.MissingProbeGrace);
+        var lines = new ConcurrentDictionary<(int Guest, int Round), RoundLine>();
+        var tails = new ConcurrentDictionary<(int Guest, int Round), string>();
+        var reported = new ConcurrentDictionary<(int Guest, int Round), bool>();
+        var stoppedAt = new ConcurrentDictionary<int, int>();
+        var ready = new CountdownEvent(run.Guests.Length);
+        var cpuMismatch = new ConcurrentBag<string>();
+        var barrier = run.Guests.Length > 1;
+        var address = testbed.ProbeAddress;
+        var port = timing.LocalEndPoint.Port;
+        var scripts = new List<Task<CommandResult>>();
+        for (var g = 0; g < run.Guests.Length; g++)
+        {
+            var guestIndex = g;
+            var workdir = run.Workdir(g);
+            var payloads = RoundBlock.Payloads(run.Definition.Id, (uint)g, first, count, run.Plan.ProbeCopies, key);
+            var block = new RoundBlock(workdir, address, port, first, count, run.Plan.ProbeCopies, payloads, barrier);
+            var transport = run.Transport(g);
+            await transport.WriteFileAsync($"{workdir}/rounds.sh", GuestScripts.Rounds(block, run.Scripts!), ct);
+            var affinity = run.Affinity[g];
+            var command = affinity is null
+                ? $"exec bash {GuestScripts.Quote(workdir + "/rounds.sh")}"
+                : $"exec taskset -c {affinity} bash {GuestScripts.Quote(workdir + "/rounds.sh")}";
+            var timeout = TimeSpan.FromTicks(run.Plan.RoundTimeout.Ticks * (count + 1)) + TimeSpan.FromMinutes(1);
+            await grains.GetGrain<IGuestGrain>($"{testbed.Name}/{run.Guests[g].Name}").SetStatus(GuestStatus.Running, run.Definition.Key);
+            scripts.Add(transport.RunAsync(command, timeout, line =>
+            {
+                switch (GuestLine.Parse(line))
+                {
+                    case BeginLine b when affinity is not null && !SameCpuList(b.Cpus, affinity):
+                        cpuMismatch.Add($"guest '{run.Guests[guestIndex].Name}' runs on CPUs {b.Cpus}, the {Names.Of(run.Plan.Scheme)} scheme wants {affinity}");
+                        break;
+                    case ReadyLine:
+                        ready.Signal();
+                        break;
+                    case RoundLine r:
+                        lines[(guestIndex, r.Round)] = r;
+                        reported[(guestIndex, r.Round)] = true;
+                        session.GuestReported((uint)guestIndex, (uint)r.Round);
+                        break;
+                    case TailLine t:
+                        tails[(guestIndex, t.Round)] = t.Text;
+                        break;
+                    case BeforeFailedLine f:
+                        reported[(guestIndex, f.Round)] = true;
+                        session.Abandon((uint)guestIndex, (uint)f.Round, $"the untimed before-round step failed: {f.Text}");
+                        break;
+                    case StoppedLine s:
+                        stoppedAt[guestIndex] = s.Round;
+                        break;
+                }
+            }, ct));
+        }
+
+        if (barrier)
+        {
+            // Start barrier: every guest is prepared and waiting before any is released.
+            await Task.Run(() => ready.Wait(TimeSpan.FromMinutes(5), ct), ct);
+            await Task.WhenAll(run.Guests.Select((g, i) => run.Transport(i).RunAsync($"touch {GuestScripts.Quote(run.Workdir(i) + "/go")}", TimeSpan.FromSeconds(30), null, ct)));
+        }
+
+        var allScripts = Task.WhenAll(scripts);
+        var expected = run.Guests.Length * count;
+        var concluded = 0;
+        var stopRequested = false;
+        while (concluded < expected)
+        {
+            var next = session.Results.ReadAsync(ct).AsTask();
+            var finished = await Task.WhenAny(next, allScripts);
+            if (finished == allScripts && !next.IsCompleted)
+            {
+                // Every guest script ended: rounds never reported were never run to the end.
+                await ConcludeUnreported(run, session, scripts, reported, stoppedAt, first, count);
+                await Task.Delay(options.MissingProbeGrace + TimeSpan.FromMilliseconds(200), ct);
+                expected = run.Guests.Length * count - UnrunCount(stoppedAt, run.Guests.Length, first, count, reported);
+                while (concluded < expected && session.Results.TryRead(out var late))
+                {
+                    concluded++;
+                    stopRequested |= await RecordAsync(run, late, lines, tails, ct);
+                }
+
+                if (concluded < expected)
+                {
+                    var timing2 = await next.WaitAsync(options.MissingProbeGrace + TimeSpan.FromSeconds(5), ct);
+                    concluded++;
+                    stopRequested |= await RecordAsync(run, timing2, lines, tails, ct);
+                }
+
+                continue;
+            }
+
+            var result = await next;
+            concluded++;
+            var stop = await RecordAsync(run, result, lines, tails, ct);
+            if (stop && !stopRequested)
+            {
+                stopRequested = true;
+                for (var g = 0; g < run.Guests.Length; g++)
+                {
+                    await run.Transport(g).RunAsync($"touch {GuestScripts.Quote(run.Workdir(g) + "/stop")}", TimeSpan.FromSeconds(30), null, ct);
+                }
+            }
+
+            if (!cpuMismatch.IsEmpty)
+            {
+                throw new InvalidOperationException($"CPU scheme read-back differs: {string.Join("; ", cpuMismatch)}");
+            }
+        }
+
+        var results = await allScripts;
+        if (!stoppedAt.IsEmpty)
+        {
+            await run.Grain.ReleaseRounds(stoppedAt.Values.Min());
+        }
+
+        var snapshot = await run.Grain.Snapshot();
+        run.Snapshot = snapshot;
+        var policy = new Statistics.RoundPolicy(run.Plan.Rounds.Min, run.Plan.Rounds.Max, run.Plan.Rounds.TargetRelativeHalfWidth);
+        if (stopRequested || snapshot.Measured >= run.Plan.Rounds.Max * run.Guests.Length || snapshot.NextRound >= run.Plan.Rounds.Max * 2)
+        {
+            var failedAll = snapshot.Measured == 0;
+            await FinishAsync(run, failedAll ? ExperimentStatus.Failed : ExperimentStatus.Completed,
+                failedAll ? $"no round was measured; last failure: {run.LastFailure}" : null, ct);
+        }
+    }
+
+    private static int UnrunCount(ConcurrentDictionary<int, int> stoppedAt, int guests, int first, int count, ConcurrentDictionary<(int, int), bool> reported)
+    {
+        var unrun = 0;
+        for (var g = 0; g < guests; g++)
+        {
+            for (var r = first; r < first + count; r++)
+            {
+                if (!reported.ContainsKey((g, r)) && stoppedAt.TryGetValue(g, out var s) && r >= s)
+                {
+                    unrun++;
+                }
+            }
+        }
+
+        return unrun;
+    }
+
+    private static async Task ConcludeUnreported(
+        ExperimentRun run, ExperimentTiming session, List<Task<CommandResult>> scripts,
+        ConcurrentDictionary<(int Guest, int Round), bool> reported, ConcurrentDictionary<int, int> stoppedAt, int first, int count)
+    {
+        for (var g = 0; g < run.Guests.Length; g++)
+        {
+            var result = await scripts[g];
+            for (var r = first; r < first + count; r++)
+            {
+                if (reported.ContainsKey((g, r)) || (stoppedAt.TryGetValue(g, out var s) && r >= s))
+                {
+                    continue;
+                }
+
+                var why = result.TimedOut
+                    ? "the guest script was killed after its time limit"
+                    : $"the guest script ended (exit {result.ExitCode}) before reporting this round: {result.ErrorTail}";
+                session.Abandon((uint)g, (uint)r, why);
+            }
+        }
+    }
+
+    private async Task<bool> RecordAsync(ExperimentRun run, RoundTiming t, ConcurrentDictionary<(int Guest, int Round), RoundLine> lines, ConcurrentDictionary<(int Guest, int Round), string> tails, CancellationToken ct)
+    {
+        var g = (int)t.Guest;
+        var r = (int)t.Round;
+        // The guest prints its line right after its end probes; give the pipe a moment.
+        for (var i = 0; i < 40 && !lines.ContainsKey((g, r)) && t.Status == RoundTimingStatus.Measured; i++)
+        {
+            await Task.Delay(25, ct);
+        }
+
+        lines.TryGetValue((g, r), out var line);
+        tails.TryGetValue((g, r), out var tail);
+        var outcome = t.Status == RoundTimingStatus.Measured && (line is null || line.ExitCode == 0) ? RoundOutcome.Measured : RoundOutcome.Failed;
+        var reason = t.Reason;
+        if (line is { ExitCode: not 0 })
+        {
+            reason = $"workload exited with status {line.ExitCode}{(tail is { Length: > 0 } ? $": {tail}" : "")}";
+        }
+        else if (line is null && t.Status == RoundTimingStatus.Measured)
+        {
+            reason = "measured; the guest's own report did not arrive";
+        }
+
+        var record = new RoundRecord(run.Definition.Id, g, run.Guests[g].Name, r, outcome, t.Seconds, line?.GuestSeconds, line?.GuestStart, line?.ExitCode, reason,
+            DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        var decision = await run.Grain.Record(record);
+        if (outcome == RoundOutcome.Failed)
+        {
+            run.LastFailure = reason;
+        }
+
+        run.Snapshot = decision.Snapshot;
+        progress.RoundRecorded(run.Definition, record, decision.Snapshot);
+        return decision.Stop;
+    }
+
+    private async Task FinishAsync(ExperimentRun run, ExperimentStatus status, string? note, CancellationToken ct)
+    {
+        run.Done = true;
+        run.FinalStatus = status;
+        run.Note = note;
+        await run.Grain.Complete(status, note);
+        run.Snapshot = await run.Grain.Snapshot();
+        for (var g = 0; g < run.Guests.Length; g++)
+        {
+            var guestGrain = grains.GetGrain<IGuestGrain>($"{testbed.Name}/{run.Guests[g].Name}");
+            await guestGrain.SetStatus(status == ExperimentStatus.Failed ? GuestStatus.Failed : GuestStatus.Idle, note);
+            if (run.Scripts is not null && run.Prepared)
+            {
+                try
+                {
+                    var workdir = run.Workdir(g);
+                    await run.Transport(g).RunAsync(
+                        $"cd {GuestScripts.Quote(workdir)} && {{ {(string.IsNullOrWhiteSpace(run.Scripts.Cleanup) ? ":" : run.Scripts.Cleanup)}; }} ; cd / && rm -rf {GuestScripts.Quote(workdir)}",
+                        TimeSpan.FromMinutes(5), null, ct);
+                }
+                catch (Exception e) when (e is InvalidOperationException or IOException)
+                {
+                    progress.Message($"cleanup on {run.Guests[g].Name} failed: {e.Message}");
+                }
+            }
+        }
+
+        progress.ExperimentFinished(run.Definition, status, note, run.Snapshot);
+    }
+
+    private static bool SameCpuList(string actual, string expected) => Expand(actual).SetEquals(Expand(expected));
+
+    private static HashSet<int> Expand(string list)
+    {
+        var set = new HashSet<int>();
+        foreach (var part in list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var range = part.Split('-');
+            if (int.TryParse(range[0], out var a))
+            {
+                var b = range.Length > 1 && int.TryParse(range[1], out var x) ? x : a;
+                for (var i = a; i <= b; i++)
+                {
+                    set.Add(i);
+                }
+            }
+        }
+
+        return set;
+    }
+
+    private sealed class ExperimentRun(ExperimentPlan plan, ExperimentDefinition definition, IExperimentGrain grain, ImmutableArray<GuestSpec> guests, ExperimentSnapshot snapshot)
+    {
+        private readonly Dictionary<int, IGuestTransport> transports = [];
+
+        public ExperimentPlan Plan { get; } = plan;
+
+        public ExperimentDefinition Definition { get; } = definition;
+
+        public IExperimentGrain Grain { get; } = grain;
+
+        public ImmutableArray<GuestSpec> Guests { get; } = guests;
+
+        public ExperimentSnapshot Snapshot { get; set; } = snapshot;
+
+        public bool Prepared { get; set; }
+
+        public bool Done { get; set; }
+
+        public ExperimentStatus FinalStatus { get; set; } = ExperimentStatus.Pending;
+
+        public string? Note { get; set; }
+
+        public string? LastFailure { get; set; }
+
+        public WorkloadScripts? Scripts { get; set; }
+
+        public IReadOnlyList<string?> Affinity { get; set; } = [];
+
+        public ImmutableArray<HostDescription> Hosts { get; set; } = [];
+
+        public string Workdir(int guest) => $"{Guests[guest].Workdir.TrimEnd('/')}/{Definition.Id:N}";
+
+        public IGuestTransport Transport(int guest)
+        {
+            if (!transports.TryGetValue(guest, out var t))
+            {
+                transports[guest] = t = Transports.For(Guests[guest]);
+            }
+
+            return t;
+        }
+    }
+}

@@ -1,0 +1,127 @@
+using System.Diagnostics;
+using System.Text;
+using Horizon.Config;
+
+namespace Horizon.Scheduler;
+
+public sealed record CommandResult(int ExitCode, string Stdout, string Stderr, bool TimedOut)
+{
+    public string ErrorTail => Tail(Stderr.Length > 0 ? Stderr : Stdout);
+
+    public static string Tail(string text, int lines = 5) =>
+        string.Join(" | ", text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).TakeLast(lines));
+}
+
+/// <summary>How the scheduler runs commands in a guest or on a host. SSH is never on the timed path.</summary>
+public interface IGuestTransport : IAsyncDisposable
+{
+    string Description { get; }
+
+    /// <summary>Runs a bash script; stdout lines are streamed to <paramref name="onLine"/> as they come.</summary>
+    Task<CommandResult> RunAsync(string script, TimeSpan timeout, Action<string>? onLine = null, CancellationToken cancellationToken = default);
+
+    Task WriteFileAsync(string path, string content, CancellationToken cancellationToken = default);
+}
+
+public static class Transports
+{
+    public static IGuestTransport For(GuestSpec guest) => guest.Transport.Kind switch
+    {
+        TransportKind.Local => new LocalTransport(guest.Wrapper),
+        _ => throw new NotSupportedException(
+            $"guest '{guest.Name}': the ssh transport is not part of this build yet (issue 3); use transport: local for this machine"),
+    };
+}
+
+/// <summary>Runs bash on this machine, optionally under a wrapper command (e.g. faketime to give the guest a wrong clock).</summary>
+public sealed class LocalTransport(IReadOnlyList<string>? wrapper = null) : IGuestTransport
+{
+    public string Description => wrapper is { Count: > 0 } ? $"local (wrapped: {string.Join(' ', wrapper)})" : "local";
+
+    public async Task<CommandResult> RunAsync(string script, TimeSpan timeout, Action<string>? onLine = null, CancellationToken cancellationToken = default)
+    {
+        var start = new ProcessStartInfo
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        if (wrapper is { Count: > 0 })
+        {
+            start.FileName = wrapper[0];
+            foreach (var a in wrapper.Skip(1))
+            {
+                start.ArgumentList.Add(a);
+            }
+
+            start.ArgumentList.Add("bash");
+        }
+        else
+        {
+            start.FileName = "bash";
+        }
+
+        start.ArgumentList.Add("-c");
+        start.ArgumentList.Add(script);
+        using var process = new Process { StartInfo = start };
+        var stdout = new StringBuilder();
+        var stderr = new StringBuilder();
+        process.Start();
+        process.StandardInput.Close();
+        var readOut = Task.Run(async () =>
+        {
+            while (await process.StandardOutput.ReadLineAsync(CancellationToken.None) is { } line)
+            {
+                lock (stdout)
+                {
+                    stdout.Append(line).Append('\n');
+                }
+
+                onLine?.Invoke(line);
+            }
+        }, CancellationToken.None);
+        var readErr = Task.Run(async () =>
+        {
+            while (await process.StandardError.ReadLineAsync(CancellationToken.None) is { } line)
+            {
+                lock (stderr)
+                {
+                    stderr.Append(line).Append('\n');
+                }
+            }
+        }, CancellationToken.None);
+        using var timeoutCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeoutCts.CancelAfter(timeout);
+        var timedOut = false;
+        try
+        {
+            await process.WaitForExitAsync(timeoutCts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            timedOut = !cancellationToken.IsCancellationRequested;
+            try
+            {
+                process.Kill(entireProcessTree: true);
+            }
+            catch (InvalidOperationException)
+            {
+            }
+
+            await process.WaitForExitAsync(CancellationToken.None);
+        }
+
+        await Task.WhenAll(readOut, readErr).WaitAsync(TimeSpan.FromSeconds(10), CancellationToken.None).ConfigureAwait(false);
+        cancellationToken.ThrowIfCancellationRequested();
+        return new CommandResult(timedOut ? -1 : process.ExitCode, stdout.ToString(), stderr.ToString(), timedOut);
+    }
+
+    public async Task WriteFileAsync(string path, string content, CancellationToken cancellationToken = default)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        await File.WriteAllTextAsync(path, content, cancellationToken);
+    }
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+}
