@@ -51,7 +51,7 @@ public static class Render
         var table = new Table().Border(TableBorder.Rounded);
         foreach (var h in new[] { "platform", "guest", "workload", "parameters", "scheme", "n", "failed", "mean ± 95% CI (s)", "CV", "ratio to native [95% CI]" })
         {
-            table.AddColumn(new TableColumn(h));
+            table.AddColumn(new TableColumn(Markup.Escape(h)));
         }
 
         foreach (var r in rows)
@@ -62,7 +62,7 @@ public static class Render
                 r.Experiment.FailedCount > 0 ? $"[red]{r.Experiment.FailedCount}[/]" : "0",
                 Markup.Escape(Reports.ResultsTable.MeanCi(r.Statistics)),
                 r.Statistics is { N: > 1 } s ? s.CoefficientOfVariation.ToString("P1") : "—",
-                Markup.Escape(Reports.ResultsTable.Ratio(r.RatioToBaseline)));
+                Markup.Escape(Reports.ResultsTable.Ratio(r)));
         }
 
         return table;
@@ -73,7 +73,16 @@ public static class Render
         var experiments = store.Experiments(campaign);
         var rows = Reports.ResultsTable.Build(experiments);
         AnsiConsole.Write(new Rule($"campaign [bold]{Markup.Escape(campaign)}[/]").LeftJustified());
-        AnsiConsole.Write(ResultsTable(rows));
+        if (AnsiConsole.Profile.Width >= 160)
+        {
+            AnsiConsole.Write(ResultsTable(rows));
+        }
+        else
+        {
+            // Narrow or redirected output: fixed columns that never wrap, one experiment per line.
+            Console.Write(Reports.ResultsTable.ToText(rows));
+        }
+
         foreach (var r in rows)
         {
             foreach (var c in r.Conclusions.Where(c => c.Kind != Analysers.ConclusionKind.Hint))

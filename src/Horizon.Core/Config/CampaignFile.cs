@@ -149,7 +149,7 @@ public static class CampaignFile
         }
 
         var concurrent = f.OptionalBool("concurrent", inherited?.Concurrent ?? false);
-        var copies = f.OptionalInt("probe_copies", inherited?.ProbeCopies ?? 3, 1, 16);
+        var copies = f.OptionalInt("probe_copies", inherited?.ProbeCopies ?? 3, 1, Probes.ProbeFormat.MaxCopies);
         return new PlanDefaults(rounds, timeout, scheme, guests, concurrent, copies);
     }
 

@@ -17,7 +17,6 @@ public enum ProbeRejection
     BadMagic,
     BadVersion,
     BadPhase,
-    BadReserved,
     UnknownExperiment,
     BadTag,
     UnknownGuest,
@@ -36,13 +35,15 @@ public readonly record struct ProbeHeader(ProbePhase Phase, byte Copy, Guid Expe
 ///  0  magic "HZP1"      4 bytes
 ///  4  version (1)       1
 ///  5  phase (1 start, 2 end) 1
-///  6  copy index        1
-///  7  reserved (0)      1
-///  8  experiment id     16 (RFC 4122 byte order)
-/// 24  guest index       4 (big endian)
-/// 28  round index       4 (big endian)
-/// 32  tag               16 = first 128 bits of HMAC-SHA256(key, bytes 0..31)
+///  6  copy index        1 (0..8)
+///  7  salt              1
+///  8  experiment id     16 (RFC 4122 byte order)  ┐ each byte XORed
+/// 24  guest index       4 (big endian)            │ with the salt
+/// 28  round index       4 (big endian)            ┘
+/// 32  tag               16 = first 128 bits of HMAC-SHA256(key, bytes 0..31 as sent)
 /// </code>
+/// The controller picks the salt so that no byte of the datagram is 0x0a: the guest sends with bash's printf builtin,
+/// whose line-buffered stdout would flush at a newline byte and split the datagram in two.
 /// </summary>
 public static class ProbeFormat
 {
@@ -51,6 +52,8 @@ public static class ProbeFormat
     public const int TagSize = 16;
     public const byte Version = 1;
     public const int KeySize = 32;
+    public const int MaxCopies = 9;
+    private const byte Newline = 0x0a;
     public static ReadOnlySpan<byte> Magic => "HZP1"u8;
 
     public static byte[] NewKey() => RandomNumberGenerator.GetBytes(KeySize);
@@ -62,17 +65,42 @@ public static class ProbeFormat
             throw new ArgumentException($"a probe needs {Size} bytes", nameof(destination));
         }
 
-        Magic.CopyTo(destination);
-        destination[4] = Version;
-        destination[5] = (byte)header.Phase;
-        destination[6] = header.Copy;
-        destination[7] = 0;
-        header.Experiment.TryWriteBytes(destination.Slice(8, 16), bigEndian: true, out _);
-        BinaryPrimitives.WriteUInt32BigEndian(destination.Slice(24, 4), header.Guest);
-        BinaryPrimitives.WriteUInt32BigEndian(destination.Slice(28, 4), header.Round);
+        if (header.Copy >= MaxCopies)
+        {
+            throw new ArgumentOutOfRangeException(nameof(header), $"copy index must be below {MaxCopies}");
+        }
+
+        Span<byte> plain = stackalloc byte[24];
+        header.Experiment.TryWriteBytes(plain[..16], bigEndian: true, out _);
+        BinaryPrimitives.WriteUInt32BigEndian(plain.Slice(16, 4), header.Guest);
+        BinaryPrimitives.WriteUInt32BigEndian(plain.Slice(20, 4), header.Round);
         Span<byte> mac = stackalloc byte[32];
-        HMACSHA256.HashData(key, destination[..TagOffset], mac);
-        mac[..TagSize].CopyTo(destination.Slice(TagOffset, TagSize));
+        for (var salt = 0; salt < 256; salt++)
+        {
+            if (salt == Newline || plain.Contains((byte)(salt ^ Newline)))
+            {
+                continue;
+            }
+
+            Magic.CopyTo(destination);
+            destination[4] = Version;
+            destination[5] = (byte)header.Phase;
+            destination[6] = header.Copy;
+            destination[7] = (byte)salt;
+            for (var i = 0; i < 24; i++)
+            {
+                destination[8 + i] = (byte)(plain[i] ^ salt);
+            }
+
+            HMACSHA256.HashData(key, destination[..TagOffset], mac);
+            if (!mac[..TagSize].Contains(Newline))
+            {
+                mac[..TagSize].CopyTo(destination.Slice(TagOffset, TagSize));
+                return;
+            }
+        }
+
+        throw new InvalidOperationException("no salt gives a probe free of newline bytes");
     }
 
     public static byte[] Encode(ProbeHeader header, ReadOnlySpan<byte> key)
@@ -117,18 +145,19 @@ public static class ProbeFormat
             return false;
         }
 
-        if (datagram[7] != 0)
+        Span<byte> plain = stackalloc byte[24];
+        var saltByte = datagram[7];
+        for (var i = 0; i < 24; i++)
         {
-            rejection = ProbeRejection.BadReserved;
-            return false;
+            plain[i] = (byte)(datagram[8 + i] ^ saltByte);
         }
 
         header = new ProbeHeader(
             (ProbePhase)phase,
             datagram[6],
-            new Guid(datagram.Slice(8, 16), bigEndian: true),
-            BinaryPrimitives.ReadUInt32BigEndian(datagram.Slice(24, 4)),
-            BinaryPrimitives.ReadUInt32BigEndian(datagram.Slice(28, 4)));
+            new Guid(plain[..16], bigEndian: true),
+            BinaryPrimitives.ReadUInt32BigEndian(plain.Slice(16, 4)),
+            BinaryPrimitives.ReadUInt32BigEndian(plain.Slice(20, 4)));
         rejection = default;
         return true;
     }

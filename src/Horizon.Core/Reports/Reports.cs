@@ -20,6 +20,9 @@ public static class ResultsTable
 {
     public const string BaselinePlatform = "native";
 
+    /// <summary>Marks the row that other rows of its workload are compared with.</summary>
+    public const string IsBaseline = "(baseline)";
+
     public static ImmutableArray<ResultRow> Build(IEnumerable<ExperimentResult> experiments)
     {
         var list = experiments.ToList();
@@ -31,6 +34,12 @@ public static class ResultsTable
             var baseline = list.FirstOrDefault(b => b.Platform == BaselinePlatform && b.Workload == e.Workload
                 && b.Parameters.SequenceEqual(e.Parameters) && b.Scheme == e.Scheme && b.Guests.Length == e.Guests.Length);
             RatioEstimate? ratio = null;
+            if (baseline?.Id == e.Id)
+            {
+                rows.Add(new ResultRow(e, stats, null, IsBaseline, e.Conclusions()));
+                continue;
+            }
+
             if (baseline?.Statistics is { } bs && stats is not null && bs.Mean != 0)
             {
                 ratio = RatioEstimate.Fieller(stats, bs);
@@ -56,6 +65,8 @@ public static class ResultsTable
         _ => $"{Seconds(s.Mean)} ± {Seconds(s.Interval.HalfWidth)}",
     };
 
+    public static string Ratio(ResultRow row) => row.Baseline == IsBaseline ? "1 (baseline)" : Ratio(row.RatioToBaseline);
+
     public static string Ratio(RatioEstimate? r) => r switch
     {
         null => "—",
@@ -77,7 +88,7 @@ public static class ResultsTable
             r.Experiment.Platform, r.Experiment.GuestLabel, r.Experiment.Workload, Parameters(r.Experiment), r.Experiment.Scheme,
             (r.Statistics?.N ?? 0).ToString(CultureInfo.InvariantCulture), r.Experiment.FailedCount.ToString(CultureInfo.InvariantCulture),
             MeanCi(r.Statistics), r.Statistics is { N: > 1 } s ? s.CoefficientOfVariation.ToString("P1", CultureInfo.InvariantCulture) : "—",
-            Ratio(r.RatioToBaseline), string.Join("; ", r.Conclusions.Where(c => c.Kind != Analysers.ConclusionKind.Hint).Select(c => c.Code)),
+            Ratio(r), string.Join("; ", r.Conclusions.Where(c => c.Kind != Analysers.ConclusionKind.Hint).Select(c => c.Code)),
         }).ToList();
         var widths = header.Select((h, i) => Math.Max(h.Length, data.Count == 0 ? 0 : data.Max(d => d[i].Length))).ToArray();
         var sb = new StringBuilder();
