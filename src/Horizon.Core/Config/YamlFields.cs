@@ -30,6 +30,25 @@ public sealed class YamlFields
 
     public static YamlNode LoadDocument(string file, string text)
     {
+        // Walk the events first: the parser reports syntax errors with a position, the loader does not always.
+        var last = Mark.Empty;
+        try
+        {
+            var parser = new Parser(new StringReader(text));
+            while (parser.MoveNext())
+            {
+                last = parser.Current?.End ?? last;
+            }
+        }
+        catch (YamlException e)
+        {
+            throw new ConfigException(file, (int)e.Start.Line, (int)e.Start.Column, "(syntax)", e.InnerException?.Message ?? e.Message);
+        }
+        catch (InvalidOperationException)
+        {
+            throw new ConfigException(file, (int)last.Line, (int)last.Column, "(syntax)", "malformed YAML (an unclosed [ or { ?)");
+        }
+
         var stream = new YamlStream();
         try
         {
@@ -38,6 +57,10 @@ public sealed class YamlFields
         catch (YamlException e)
         {
             throw new ConfigException(file, (int)e.Start.Line, (int)e.Start.Column, "(syntax)", e.InnerException?.Message ?? e.Message);
+        }
+        catch (InvalidOperationException)
+        {
+            throw new ConfigException(file, (int)last.Line, (int)last.Column, "(syntax)", "malformed YAML (an unclosed [ or { ?)");
         }
 
         if (stream.Documents.Count == 0)

@@ -1,0 +1,135 @@
+using Horizon.Config;
+using Horizon.Workloads;
+
+namespace Horizon.Core.Tests;
+
+public sealed class ConfigTests
+{
+    private static readonly Testbed Lab = TestbedFile.Parse("lab.yaml", TestbedFile.DefaultYaml(2));
+
+    public static TheoryData<string> BrokenFiles() =>
+        [.. Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, "BrokenFiles"), "*.yaml").Select(p => Path.GetFileName(p)!)];
+
+    [Theory]
+    [MemberData(nameof(BrokenFiles))]
+    public void Every_broken_file_names_file_line_and_field(string name)
+    {
+        var path = Path.Combine(AppContext.BaseDirectory, "BrokenFiles", name);
+        var expect = File.ReadLines(path).First().Replace("# expect: ", "").Split(' ', 2);
+        var e = Assert.Throws<ConfigException>(() =>
+        {
+            if (name.StartsWith("testbed", StringComparison.Ordinal))
+            {
+                TestbedFile.Load(path);
+            }
+            else
+            {
+                CampaignFile.Load(path, Lab);
+            }
+        });
+        Assert.Equal(path, e.File);
+        Assert.Equal(int.Parse(expect[0]), e.Line);
+        Assert.Equal(expect[1], e.Field);
+        Assert.StartsWith($"{path}:{expect[0]}:", e.Message);
+    }
+
+    [Fact]
+    public void Default_testbed_is_this_machine_as_a_local_native_guest()
+    {
+        var t = TestbedFile.Default();
+        var g = Assert.Single(t.Guests);
+        Assert.Equal(Platform.Native, g.Platform);
+        Assert.Equal(TransportKind.Local, g.Transport.Kind);
+        Assert.Equal(Environment.ProcessorCount, g.Vcpus);
+    }
+
+    [Fact]
+    public void A_full_testbed_reads_every_field()
+    {
+        var t = TestbedFile.Parse("t.yaml", """
+            testbed: lab
+            probes: { address: 10.9.0.1, port: 40000 }
+            hosts:
+              - name: xen1
+                platform: xen
+                transport: ssh
+                ssh: { address: 10.9.0.2, user: root, key: /k, host_key: "SHA256:abc" }
+            guests:
+              - name: domu1
+                host: xen1
+                vcpus: 2
+                workdir: /srv/h
+                transport: ssh
+                ssh: { address: 10.9.0.3, port: 2222, user: bench, known_hosts: /kh }
+            peer:
+              name: peer
+              address: 10.9.0.9
+            """);
+        Assert.Equal(40000, t.ProbePort);
+        Assert.Equal(Platform.Xen, t.Guests[0].Platform);
+        Assert.Equal(2222, t.Guests[0].Transport.Port);
+        Assert.Equal("SHA256:abc", t.Hosts[0].Transport.HostKeyFingerprint);
+        Assert.Equal("10.9.0.9", t.Peer!.DataAddress);
+    }
+
+    [Theory]
+    [InlineData("quick")]
+    [InlineData("study")]
+    public void Presets_cover_every_single_guest_workload_of_the_study(string preset)
+    {
+        var c = CampaignFile.LoadPreset(preset, Lab);
+        var names = c.Experiments.Select(e => e.Workload.Name).ToHashSet();
+        Assert.Superset(names, new HashSet<string> { "superpi", "masr", "bonnie", "zfg", "zfg-dirty", "zfg-rest", "kernel-build" });
+    }
+
+    [Fact]
+    public void Study_preset_uses_the_study_sizes()
+    {
+        var c = CampaignFile.LoadPreset("study", Lab);
+        WorkloadSpec W(string n) => c.Experiments.First(e => e.Workload.Name == n).Workload;
+        Assert.Equal(4194304, W("superpi").GetLong("digits"));
+        Assert.Equal(2L << 30, W("masr").GetLong("size"));
+        Assert.Equal(2L << 30, W("zfg").GetLong("size"));
+        Assert.Equal(10, W("zfg").GetLong("files"));
+        Assert.Equal(TimeSpan.FromMinutes(2), W("zfg-rest").GetDuration("rest"));
+        Assert.Equal(10, c.Experiments.First(e => e.Workload.Name == "superpi").Rounds.Max);
+        Assert.True(c.Experiments.First(e => e.Workload.Name == "zfg").Rounds.IsAdaptive);
+    }
+
+    [Fact]
+    public void One_experiment_per_guest_unless_concurrent()
+    {
+        var t = TestbedFile.Parse("t.yaml", """
+            testbed: two
+            hosts: [{ name: h }]
+            guests: [{ name: a, host: h }, { name: b, host: h }]
+            """);
+        var separate = CampaignFile.Parse("c.yaml", "campaign: c\nexperiments:\n  - workload: superpi\n", t);
+        Assert.Equal(2, separate.Experiments.Length);
+        var together = CampaignFile.Parse("c.yaml", "campaign: c\nconcurrent: true\nexperiments:\n  - workload: superpi\n", t);
+        Assert.Equal(["a", "b"], Assert.Single(together.Experiments).Guests);
+    }
+
+    [Theory]
+    [InlineData("2G", 2L << 30)]
+    [InlineData("64M", 64L << 20)]
+    [InlineData("1.5GiB", 3L << 29)]
+    [InlineData("4096", 4096)]
+    public void Sizes_parse(string text, long bytes)
+    {
+        Assert.True(Units.TryParseSize(text, out var b));
+        Assert.Equal(bytes, b);
+    }
+
+    [Theory]
+    [InlineData("2m", 120)]
+    [InlineData("90s", 90)]
+    [InlineData("500ms", 0.5)]
+    [InlineData("1h", 3600)]
+    [InlineData("7", 7)]
+    public void Durations_parse(string text, double seconds)
+    {
+        Assert.True(Units.TryParseDuration(text, out var d));
+        Assert.Equal(seconds, d.TotalSeconds, 9);
+    }
+}
