@@ -59,10 +59,22 @@ public sealed class ArrivalClock(IClockSource clock)
     /// <summary>Reads the current offset, bracketing the realtime read by two monotonic reads.</summary>
     public long CurrentOffsetNs()
     {
-        var m1 = clock.MonotonicNs();
-        var r = clock.RealtimeNs();
-        var m2 = clock.MonotonicNs();
-        return r - (m1 + ((m2 - m1) / 2));
+        // The tightest of three brackets: an interrupt between the reads would otherwise skew the offset.
+        var best = long.MaxValue;
+        var offset = 0L;
+        for (var i = 0; i < 3; i++)
+        {
+            var m1 = clock.MonotonicNs();
+            var r = clock.RealtimeNs();
+            var m2 = clock.MonotonicNs();
+            if (m2 - m1 < best)
+            {
+                best = m2 - m1;
+                offset = r - (m1 + ((m2 - m1) / 2));
+            }
+        }
+
+        return offset;
     }
 
     public long ToMonotonic(long kernelRealtimeNs, long offsetNs) => kernelRealtimeNs - offsetNs;
