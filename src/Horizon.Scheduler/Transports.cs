@@ -55,11 +55,11 @@ public sealed class LocalTransport(IReadOnlyList<string>? wrapper = null) : IGue
                 start.ArgumentList.Add(a);
             }
 
-            start.ArgumentList.Add("bash");
+            start.ArgumentList.Add("/bin/bash");
         }
         else
         {
-            start.FileName = "bash";
+            start.FileName = "/bin/bash";
         }
 
         start.ArgumentList.Add("-c");

@@ -75,8 +75,10 @@ public static class GuestScripts
         sb.Append(CultureInfo.InvariantCulture, $"exec 3>/dev/udp/{block.ProbeAddress}/{block.ProbePort} || {{ echo 'HZ fatal cannot-open-probe-socket'; exit 91; }}\n");
         sb.Append("cpus=\nwhile read -r k v; do [[ $k == Cpus_allowed_list: ]] && cpus=$v; done < /proc/self/status\n");
         sb.Append("echo \"HZ begin pid=$$ cpus=$cpus\"\n");
-        sb.Append("hz_before() {\n").Append(Body(workload.BeforeRound)).Append("\n}\n");
-        sb.Append("hz_round() {\n").Append(Body(workload.Round)).Append("\n}\n");
+        // Subshell bodies: a workload's `exit` must not end the round script. A subshell whose last command is external
+        // execs it, so a one-command round costs the same single fork as running the command directly.
+        sb.Append("hz_before() (\n").Append(Body(workload.BeforeRound)).Append("\n)\n");
+        sb.Append("hz_round() (\n").Append(Body(workload.Round)).Append("\n)\n");
         if (block.WaitForGo)
         {
             sb.Append("rm -f hz.fifo; mkfifo hz.fifo; exec 4<>hz.fifo\n");

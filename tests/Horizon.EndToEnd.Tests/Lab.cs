@@ -1,0 +1,110 @@
+using System.Collections.Immutable;
+using System.Net;
+using Horizon.Config;
+using Horizon.Grains;
+using Horizon.Results;
+using Horizon.Scheduler;
+
+
+namespace Horizon.EndToEnd.Tests;
+
+/// <summary>A scratch results store and an embedded controller (real silo, SQLite store, UDP timing service).</summary>
+public sealed class Lab : IAsyncDisposable
+{
+    public static readonly TimeSpan Limit = TimeSpan.FromMinutes(5);
+
+    private Lab(string dir) => Directory = dir;
+
+    public string Directory { get; }
+
+    public string Database => Path.Combine(Directory, "horizon.db");
+
+    public EmbeddedController? Controller { get; private set; }
+
+    public static async Task<Lab> StartAsync()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "horizon-test-" + Guid.NewGuid().ToString("N")[..8]);
+        System.IO.Directory.CreateDirectory(dir);
+        var lab = new Lab(dir);
+        await lab.RestartAsync();
+        return lab;
+    }
+
+    public async Task RestartAsync()
+    {
+        if (Controller is not null)
+        {
+            await Controller.DisposeAsync();
+        }
+
+        Controller = await EmbeddedController.StartAsync(Database, new IPEndPoint(IPAddress.Loopback, 0)).WaitAsync(Limit);
+    }
+
+    public static Testbed LocalTestbed(string extraGuestLines = "") => TestbedFile.Parse("test-testbed.yaml", $"""
+        testbed: test
+        hosts:
+          - name: localhost
+            platform: native
+        guests:
+          - name: native
+            host: localhost
+            vcpus: 1
+            workdir: /var/tmp/horizon-tests
+        {extraGuestLines}
+        """);
+
+    public Task<(CampaignOutcome Outcome, ImmutableArray<ExperimentResult> Results)> RunAsync(string campaignYaml, Testbed? testbed = null) =>
+        RunUntilAsync(campaignYaml, TestContext.Current.CancellationToken, null, testbed);
+
+    public async Task<(CampaignOutcome Outcome, ImmutableArray<ExperimentResult> Results)> RunUntilAsync(
+        string campaignYaml, CancellationToken ct, IRunProgress? progress = null, Testbed? testbed = null)
+    {
+        testbed ??= LocalTestbed();
+        var campaign = CampaignFile.Parse("test-campaign.yaml", campaignYaml, testbed);
+        var runner = new CampaignRunner(Controller!.Grains, Controller.Timing, testbed, progress);
+        var outcome = await runner.RunAsync(campaign, ct).WaitAsync(Limit, ct);
+        return (outcome, Controller.Store.Experiments(campaign.Name));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Controller is not null)
+        {
+            await Controller.DisposeAsync();
+        }
+
+        try
+        {
+            System.IO.Directory.Delete(Directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
+
+/// <summary>Progress that cancels a run after a number of recorded rounds (to simulate an interrupted controller).</summary>
+public sealed class CancelAfter(int rounds, CancellationTokenSource cts) : IRunProgress
+{
+    private int seen;
+
+    public void ExperimentStarted(ExperimentDefinition definition, ExperimentSnapshot snapshot)
+    {
+    }
+
+    public void RoundRecorded(ExperimentDefinition definition, RoundRecord round, ExperimentSnapshot snapshot)
+    {
+        if (Interlocked.Increment(ref seen) == rounds)
+        {
+            cts.Cancel();
+        }
+    }
+
+    public void ExperimentFinished(ExperimentDefinition definition, ExperimentStatus status, string? note, ExperimentSnapshot snapshot)
+    {
+    }
+
+    public void Message(string text)
+    {
+    }
+}
