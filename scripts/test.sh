@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Builds and runs every test project; prints "N passed, N failed, N skipped" from the TRX files and
+# exits non-zero when any test failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+results=artifacts/test-results
+rm -rf "$results"
+mkdir -p "$results"
+dotnet build Horizon.Aspire.sln -c Release -nologo -v quiet || { echo "0 passed, 1 failed"; exit 1; }
+dotnet test --solution Horizon.Aspire.sln -c Release --no-build --report-trx --results-directory "$results"
+status=$?
+python3 - "$results" "$status" <<'PY'
+import glob, sys, xml.etree.ElementTree as ET
+ns = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
+passed = failed = skipped = 0
+files = glob.glob(sys.argv[1] + "/**/*.trx", recursive=True)
+for f in files:
+    for r in ET.parse(f).getroot().iterfind(".//t:UnitTestResult", ns):
+        o = r.get("outcome")
+        if o == "Passed": passed += 1
+        elif o in ("NotExecuted", "Inconclusive"): skipped += 1
+        else: failed += 1
+if not files or (int(sys.argv[2]) != 0 and failed == 0):
+    failed += 1  # a test host that crashed or produced no report is a failure
+print(f"{passed} passed, {failed} failed, {skipped} skipped")
+sys.exit(1 if failed else 0)
+PY
