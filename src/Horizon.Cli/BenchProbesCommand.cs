@@ -38,14 +38,15 @@ public sealed class BenchProbesCommand : Command<BenchProbesCommand.Settings>
                 var (sent, delays) = MeasureDelay(settings.Probes, managed, busy);
                 delays.Sort();
                 table.AddRow(
-                    managed ? "managed (after receive)" : "kernel (SO_TIMESTAMPNS)",
-                    busy ? $"{Environment.ProcessorCount} busy loops" : "idle",
+                    managed ? "managed" : "kernel",
+                    busy ? $"{Environment.ProcessorCount} busy" : "idle",
                     sent.ToString(), delays.Count.ToString(),
                     Us(Pct(delays, 0.5)), Us(Pct(delays, 0.99)), Us(delays.Count > 0 ? delays[^1] : double.NaN));
             }
         }
 
         AnsiConsole.Write(table);
+        AnsiConsole.MarkupLine("[grey]kernel = SO_TIMESTAMPNS receive stamps moved to the monotonic timeline; managed = a monotonic clock read after the receive call returns[/]");
         var rates = new Table().AddColumns("offered probes/s", "sent", "accepted", "lost", "achieved send rate/s");
         var best = 0.0;
         for (var rate = 25_000; rate <= settings.MaxRate; rate *= 2)
