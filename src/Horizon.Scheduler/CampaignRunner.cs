@@ -214,11 +214,11 @@ public sealed class CampaignRunner(IGrainFactory grains, TimingService timing, T
             await transport.WriteFileAsync($"{workdir}/rounds.sh", GuestScripts.Rounds(block, run.Scripts!), ct);
             var affinity = run.Affinity[g];
             var command = affinity is null
-                ? $"exec bash {GuestScripts.Quote(workdir + "/rounds.sh")}"
-                : $"exec taskset -c {affinity} bash {GuestScripts.Quote(workdir + "/rounds.sh")}";
+                ? $"bash {GuestScripts.Quote(workdir + "/rounds.sh")}"
+                : $"taskset -c {affinity} bash {GuestScripts.Quote(workdir + "/rounds.sh")}";
             var timeout = TimeSpan.FromTicks(run.Plan.RoundTimeout.Ticks * (count + 1)) + TimeSpan.FromMinutes(1);
             await grains.GetGrain<IGuestGrain>($"{testbed.Name}/{run.Guests[g].Name}").SetStatus(GuestStatus.Running, run.Definition.Key);
-            scripts.Add(transport.RunAsync(command, timeout, line =>
+            scripts.Add(DetachedRun.RunAsync(transport, workdir, command, timeout, line =>
             {
                 switch (GuestLine.Parse(line))
                 {
@@ -244,7 +244,7 @@ public sealed class CampaignRunner(IGrainFactory grains, TimingService timing, T
                         stoppedAt[guestIndex] = s.Round;
                         break;
                 }
-            }, ct));
+            }, progress.Message, ct));
         }
 
         if (barrier)
@@ -310,7 +310,6 @@ public sealed class CampaignRunner(IGrainFactory grains, TimingService timing, T
 
         var snapshot = await run.Grain.Snapshot();
         run.Snapshot = snapshot;
-        var policy = new Statistics.RoundPolicy(run.Plan.Rounds.Min, run.Plan.Rounds.Max, run.Plan.Rounds.TargetRelativeHalfWidth);
         if (stopRequested || snapshot.Measured >= run.Plan.Rounds.Max * run.Guests.Length || snapshot.NextRound >= run.Plan.Rounds.Max * 2)
         {
             var failedAll = snapshot.Measured == 0;

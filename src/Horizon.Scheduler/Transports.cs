@@ -28,8 +28,7 @@ public static class Transports
     public static IGuestTransport For(GuestSpec guest) => guest.Transport.Kind switch
     {
         TransportKind.Local => new LocalTransport(guest.Wrapper),
-        _ => throw new NotSupportedException(
-            $"guest '{guest.Name}': the ssh transport is not part of this build yet (issue 3); use transport: local for this machine"),
+        _ => new SshTransport(guest.Name, guest.Transport),
     };
 }
 
@@ -112,7 +111,15 @@ public sealed class LocalTransport(IReadOnlyList<string>? wrapper = null) : IGue
             await process.WaitForExitAsync(CancellationToken.None);
         }
 
-        await Task.WhenAll(readOut, readErr).WaitAsync(TimeSpan.FromSeconds(10), CancellationToken.None).ConfigureAwait(false);
+        try
+        {
+            await Task.WhenAll(readOut, readErr).WaitAsync(TimeSpan.FromSeconds(10), CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // A process left behind holds the pipe open; what was read so far is the result.
+        }
+
         cancellationToken.ThrowIfCancellationRequested();
         return new CommandResult(timedOut ? -1 : process.ExitCode, stdout.ToString(), stderr.ToString(), timedOut);
     }
