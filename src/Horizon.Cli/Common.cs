@@ -49,7 +49,7 @@ public static class Render
     public static Table ResultsTable(IReadOnlyList<ResultRow> rows)
     {
         var table = new Table().Border(TableBorder.Rounded);
-        foreach (var h in new[] { "platform", "guest", "workload", "parameters", "scheme", "n", "failed", "mean ± 95% CI (s)", "CV", "ratio to native [95% CI]" })
+        foreach (var h in new[] { "platform", "guest", "workload", "parameters", "scheme", "n", "failed", "mean ± 95% CI", "CV", "ratio to native [95% CI]" })
         {
             table.AddColumn(new TableColumn(Markup.Escape(h)));
         }
@@ -60,7 +60,7 @@ public static class Render
                 Markup.Escape(r.Experiment.Platform), Markup.Escape(r.Experiment.GuestLabel), Markup.Escape(r.Experiment.Workload),
                 Markup.Escape(Reports.ResultsTable.Parameters(r.Experiment)), r.Experiment.Scheme, (r.Statistics?.N ?? 0).ToString(),
                 r.Experiment.FailedCount > 0 ? $"[red]{r.Experiment.FailedCount}[/]" : "0",
-                Markup.Escape(Reports.ResultsTable.MeanCi(r.Statistics)),
+                Markup.Escape(Reports.ResultsTable.MeanCi(r.Statistics, r.Experiment.Metric)),
                 r.Statistics is { N: > 1 } s ? s.CoefficientOfVariation.ToString("P1") : "—",
                 Markup.Escape(Reports.ResultsTable.Ratio(r)));
         }

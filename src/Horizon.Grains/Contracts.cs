@@ -38,7 +38,8 @@ public sealed record RoundRecord(
     [property: Id(7)] double? GuestStartEpoch,
     [property: Id(8)] int? ExitCode,
     [property: Id(9)] string? Reason,
-    [property: Id(10)] long RecordedUnixMs);
+    [property: Id(10)] long RecordedUnixMs,
+    [property: Id(11)] ImmutableDictionary<string, double>? Metrics = null);
 
 [GenerateSerializer, Immutable, Alias("horizon.experiment-definition")]
 public sealed record ExperimentDefinition(
@@ -54,7 +55,8 @@ public sealed record ExperimentDefinition(
     [property: Id(9)] int MaxRounds,
     [property: Id(10)] double? TargetRelativeHalfWidth,
     [property: Id(11)] double RoundTimeoutSeconds,
-    [property: Id(12)] int Order);
+    [property: Id(12)] int Order,
+    [property: Id(13)] string Metric = "duration");
 
 [GenerateSerializer, Immutable, Alias("horizon.experiment-snapshot")]
 public sealed record ExperimentSnapshot(

@@ -159,7 +159,8 @@ public sealed class ExperimentGrain(
         }
 
         sink.Round(round);
-        if (round.Outcome == RoundOutcome.Measured && round.Seconds is { } seconds)
+        var value = S.Definition!.Metric == "duration" ? round.Seconds : round.Metrics?.GetValueOrDefault(S.Definition.Metric);
+        if (round.Outcome == RoundOutcome.Measured && value is { } seconds)
         {
             if (!S.Measured.TryGetValue(round.GuestIndex, out var list))
             {

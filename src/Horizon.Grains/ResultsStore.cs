@@ -36,7 +36,7 @@ public sealed class ResultsStore
             CREATE TABLE IF NOT EXISTS rounds (
               experiment TEXT NOT NULL, guest_index INTEGER NOT NULL, guest TEXT NOT NULL, round INTEGER NOT NULL,
               outcome TEXT NOT NULL, seconds REAL, guest_seconds REAL, guest_start_epoch REAL, exit_code INTEGER,
-              reason TEXT, recorded_ms INTEGER NOT NULL,
+              reason TEXT, recorded_ms INTEGER NOT NULL, metrics TEXT,
               PRIMARY KEY (experiment, guest_index, round));
             CREATE TABLE IF NOT EXISTS run_order (
               campaign TEXT NOT NULL, seq INTEGER NOT NULL, experiment TEXT NOT NULL, first_round INTEGER NOT NULL, rounds INTEGER NOT NULL,
@@ -106,7 +106,7 @@ public sealed class ResultsStore
         using var c = Open();
         using var cmd = c.CreateCommand();
         cmd.CommandText = """
-            INSERT OR IGNORE INTO rounds VALUES ($e, $gi, $g, $r, $o, $s, $gs, $gse, $rc, $reason, $ms)
+            INSERT OR IGNORE INTO rounds VALUES ($e, $gi, $g, $r, $o, $s, $gs, $gse, $rc, $reason, $ms, $metrics)
             """;
         cmd.Parameters.AddWithValue("$e", r.Experiment.ToString());
         cmd.Parameters.AddWithValue("$gi", r.GuestIndex);
@@ -119,6 +119,7 @@ public sealed class ResultsStore
         cmd.Parameters.AddWithValue("$rc", (object?)r.ExitCode ?? DBNull.Value);
         cmd.Parameters.AddWithValue("$reason", (object?)r.Reason ?? DBNull.Value);
         cmd.Parameters.AddWithValue("$ms", r.RecordedUnixMs);
+        cmd.Parameters.AddWithValue("$metrics", r.Metrics is { Count: > 0 } m ? JsonSerializer.Serialize(m) : DBNull.Value);
         return cmd.ExecuteNonQuery() == 1;
     }
 
@@ -156,7 +157,7 @@ public sealed class ResultsStore
         var rounds = new Dictionary<string, List<RoundResult>>();
         using (var cmd = c.CreateCommand())
         {
-            cmd.CommandText = "SELECT experiment, guest_index, guest, round, outcome, seconds, guest_seconds, guest_start_epoch, exit_code, reason, recorded_ms FROM rounds ORDER BY recorded_ms, round";
+            cmd.CommandText = "SELECT experiment, guest_index, guest, round, outcome, seconds, guest_seconds, guest_start_epoch, exit_code, reason, recorded_ms, metrics FROM rounds ORDER BY recorded_ms, round";
             using var reader = cmd.ExecuteReader();
             while (reader.Read())
             {
@@ -169,7 +170,8 @@ public sealed class ResultsStore
                 list.Add(new RoundResult(
                     reader.GetInt32(1), reader.GetString(2), reader.GetInt32(3), reader.GetString(4) == nameof(RoundOutcome.Measured),
                     NullableDouble(reader, 5), NullableDouble(reader, 6), NullableDouble(reader, 7),
-                    reader.IsDBNull(8) ? null : reader.GetInt32(8), reader.IsDBNull(9) ? null : reader.GetString(9), reader.GetInt64(10)));
+                    reader.IsDBNull(8) ? null : reader.GetInt32(8), reader.IsDBNull(9) ? null : reader.GetString(9), reader.GetInt64(10),
+                    reader.IsDBNull(11) ? null : JsonSerializer.Deserialize<ImmutableDictionary<string, double>>(reader.GetString(11))));
             }
         }
 

@@ -29,6 +29,7 @@ public sealed class CampaignRunner(IGrainFactory grains, TimingService timing, T
     private readonly IRunProgress progress = progress ?? SilentProgress.Instance;
     private readonly RunnerOptions options = options ?? RunnerOptions.Default;
     private readonly Dictionary<string, HostDescription> described = [];
+    private readonly Dictionary<string, SharedPeerService> peerServices = [];
 
     public async Task<CampaignOutcome> RunAsync(Campaign campaign, CancellationToken ct = default)
     {
@@ -42,7 +43,7 @@ public sealed class CampaignRunner(IGrainFactory grains, TimingService timing, T
             var def = new ExperimentDefinition(
                 ids[plan.Key], campaign.Name, plan.Key, plan.Workload.Name, plan.Workload.Parameters, plan.Guests,
                 [.. guests.Select(g => Names.Of(g.Platform))], Names.Of(plan.Scheme), plan.Rounds.Min, plan.Rounds.Max,
-                plan.Rounds.TargetRelativeHalfWidth, plan.RoundTimeout.TotalSeconds, i);
+                plan.Rounds.TargetRelativeHalfWidth, plan.RoundTimeout.TotalSeconds, i, WorkloadCatalog.Get(plan.Workload.Name).PrimaryMetric.Name);
             var grain = grains.GetGrain<IExperimentGrain>(def.Id);
             var snapshot = await grain.Define(def);
             runs.Add(new ExperimentRun(plan, def, grain, guests, snapshot));
@@ -98,10 +99,39 @@ public sealed class CampaignRunner(IGrainFactory grains, TimingService timing, T
     private async Task<bool> PrepareAsync(ExperimentRun run, CancellationToken ct)
     {
         var def = WorkloadCatalog.Get(run.Plan.Workload.Name);
-        run.Scripts = def.Build(run.Plan.Workload);
         progress.ExperimentStarted(run.Definition, run.Snapshot);
         try
         {
+            run.Workload = def;
+            run.Scripts = def.Build(run.Plan.Workload, new WorkloadContext(testbed.Peer?.DataAddress));
+            if (def.Peer(run.Plan.Workload) is { } service)
+            {
+                var peer = testbed.Peer ?? throw new InvalidOperationException($"{def.Name} needs the testbed's network peer");
+                if (!peerServices.TryGetValue(service.Start, out var shared))
+                {
+                    var peerTransport = Transports.For(peer.Name, peer.Transport);
+                    var check = await peerTransport.RunAsync(GuestScripts.ToolCheck(def.Tools), TimeSpan.FromMinutes(1), null, ct);
+                    if (check.Stdout.Split('\n').Select(GuestLine.Parse).OfType<MissingLine>().FirstOrDefault() is { } m)
+                    {
+                        throw new InvalidOperationException($"the network peer '{peer.Name}' lacks {m.Text.Split('|')[0]}: apt-get install {m.Text.Split('|')[1]}");
+                    }
+
+                    await peerTransport.RunAsync(service.Stop, TimeSpan.FromSeconds(30), null, ct);
+                    var started = await peerTransport.RunAsync(service.Start, TimeSpan.FromSeconds(30), null, ct);
+                    if (started.ExitCode != 0)
+                    {
+                        throw new InvalidOperationException($"cannot start the {service.Describe} on the network peer '{peer.Name}': {started.ErrorTail}");
+                    }
+
+                    shared = new SharedPeerService(peerTransport, service);
+                    peerServices[service.Start] = shared;
+                }
+
+                // Experiments interleave: the service runs while any experiment that uses it is unfinished.
+                shared.Users++;
+                run.PeerService = shared;
+            }
+
             var hosts = new List<HostDescription>();
             foreach (var (guest, index) in run.Guests.Select((g, i) => (g, i)))
             {
@@ -196,6 +226,7 @@ public sealed class CampaignRunner(IGrainFactory grains, TimingService timing, T
         using var session = timing.Register(run.Definition.Id, key, run.Guests.Length, first, first + count, run.Plan.RoundTimeout, options.MissingProbeGrace);
         var lines = new ConcurrentDictionary<(int Guest, int Round), RoundLine>();
         var tails = new ConcurrentDictionary<(int Guest, int Round), string>();
+        var outputs = new ConcurrentDictionary<(int Guest, int Round), string>();
         var reported = new ConcurrentDictionary<(int Guest, int Round), bool>();
         var stoppedAt = new ConcurrentDictionary<int, int>();
         var ready = new CountdownEvent(run.Guests.Length);
@@ -236,6 +267,9 @@ public sealed class CampaignRunner(IGrainFactory grains, TimingService timing, T
                     case TailLine t:
                         tails[(guestIndex, t.Round)] = t.Text;
                         break;
+                    case OutputLine o:
+                        outputs[(guestIndex, o.Round)] = DecodeOutput(o.Base64);
+                        break;
                     case BeforeFailedLine f:
                         reported[(guestIndex, f.Round)] = true;
                         session.Abandon((uint)guestIndex, (uint)f.Round, $"the untimed before-round step failed: {f.Text}");
@@ -271,14 +305,14 @@ public sealed class CampaignRunner(IGrainFactory grains, TimingService timing, T
                 while (concluded < expected && session.Results.TryRead(out var late))
                 {
                     concluded++;
-                    stopRequested |= await RecordAsync(run, late, lines, tails, ct);
+                    stopRequested |= await RecordAsync(run, late, lines, tails, outputs, ct);
                 }
 
                 if (concluded < expected)
                 {
                     var timing2 = await next.WaitAsync(options.MissingProbeGrace + TimeSpan.FromSeconds(5), ct);
                     concluded++;
-                    stopRequested |= await RecordAsync(run, timing2, lines, tails, ct);
+                    stopRequested |= await RecordAsync(run, timing2, lines, tails, outputs, ct);
                 }
 
                 continue;
@@ -286,7 +320,7 @@ public sealed class CampaignRunner(IGrainFactory grains, TimingService timing, T
 
             var result = await next;
             concluded++;
-            var stop = await RecordAsync(run, result, lines, tails, ct);
+            var stop = await RecordAsync(run, result, lines, tails, outputs, ct);
             if (stop && !stopRequested)
             {
                 stopRequested = true;
@@ -357,7 +391,21 @@ public sealed class CampaignRunner(IGrainFactory grains, TimingService timing, T
         }
     }
 
-    private async Task<bool> RecordAsync(ExperimentRun run, RoundTiming t, ConcurrentDictionary<(int Guest, int Round), RoundLine> lines, ConcurrentDictionary<(int Guest, int Round), string> tails, CancellationToken ct)
+    private static string DecodeOutput(string base64)
+    {
+        try
+        {
+            return System.Text.Encoding.UTF8.GetString(Convert.FromBase64String(base64));
+        }
+        catch (FormatException)
+        {
+            return "";
+        }
+    }
+
+    private async Task<bool> RecordAsync(
+        ExperimentRun run, RoundTiming t, ConcurrentDictionary<(int Guest, int Round), RoundLine> lines, ConcurrentDictionary<(int Guest, int Round), string> tails,
+        ConcurrentDictionary<(int Guest, int Round), string> outputs, CancellationToken ct)
     {
         var g = (int)t.Guest;
         var r = (int)t.Round;
@@ -380,8 +428,28 @@ public sealed class CampaignRunner(IGrainFactory grains, TimingService timing, T
             reason = "measured; the guest's own report did not arrive";
         }
 
+        ImmutableDictionary<string, double>? metrics = null;
+        if (run.Workload is { ReportsOutput: true } workload && outcome == RoundOutcome.Measured)
+        {
+            try
+            {
+                metrics = outputs.TryGetValue((g, r), out var text) && text.Length > 0
+                    ? workload.ParseOutput(run.Plan.Workload, text).ToImmutableDictionary()
+                    : throw new FormatException("the guest sent no output for this round");
+            }
+            catch (Exception e) when (e is FormatException or System.Text.Json.JsonException or KeyNotFoundException or InvalidOperationException)
+            {
+                outcome = RoundOutcome.Failed;
+                reason = $"round output unusable: {e.Message}";
+            }
+        }
+        else if (run.Workload is { ReportsOutput: true } && line is { ExitCode: not 0 } && outputs.TryGetValue((g, r), out var failedText))
+        {
+            reason += $" ({CommandResult.Tail(failedText, 2)})";
+        }
+
         var record = new RoundRecord(run.Definition.Id, g, run.Guests[g].Name, r, outcome, t.Seconds, line?.GuestSeconds, line?.GuestStart, line?.ExitCode, reason,
-            DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+            DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), metrics);
         var decision = await run.Grain.Record(record);
         if (outcome == RoundOutcome.Failed)
         {
@@ -420,6 +488,22 @@ public sealed class CampaignRunner(IGrainFactory grains, TimingService timing, T
             }
         }
 
+        if (run.PeerService is { } peerService && --peerService.Users == 0)
+        {
+            peerServices.Remove(peerService.Service.Start);
+            try
+            {
+                await peerService.Transport.RunAsync(peerService.Service.Stop, TimeSpan.FromSeconds(30), null, CancellationToken.None);
+            }
+            catch (Exception e) when (e is InvalidOperationException or IOException)
+            {
+                progress.Message($"stopping the {peerService.Service.Describe} on the peer failed: {e.Message}");
+            }
+
+            await peerService.Transport.DisposeAsync();
+        }
+
+        run.PeerService = null;
         progress.ExperimentFinished(run.Definition, status, note, run.Snapshot);
     }
 
@@ -442,6 +526,15 @@ public sealed class CampaignRunner(IGrainFactory grains, TimingService timing, T
         }
 
         return set;
+    }
+
+    private sealed class SharedPeerService(IGuestTransport transport, PeerService service)
+    {
+        public IGuestTransport Transport { get; } = transport;
+
+        public PeerService Service { get; } = service;
+
+        public int Users { get; set; }
     }
 
     private sealed class ExperimentRun(ExperimentPlan plan, ExperimentDefinition definition, IExperimentGrain grain, ImmutableArray<GuestSpec> guests, ExperimentSnapshot snapshot)
@@ -469,6 +562,10 @@ public sealed class CampaignRunner(IGrainFactory grains, TimingService timing, T
         public string? LastFailure { get; set; }
 
         public WorkloadScripts? Scripts { get; set; }
+
+        public WorkloadDefinition? Workload { get; set; }
+
+        public SharedPeerService? PeerService { get; set; }
 
         public IReadOnlyList<string?> Affinity { get; set; } = [];
 

@@ -25,10 +25,12 @@ public interface IGuestTransport : IAsyncDisposable
 
 public static class Transports
 {
-    public static IGuestTransport For(GuestSpec guest) => guest.Transport.Kind switch
+    public static IGuestTransport For(GuestSpec guest) => For(guest.Name, guest.Transport, guest.Wrapper);
+
+    public static IGuestTransport For(string name, TransportSpec spec, IReadOnlyList<string>? wrapper = null) => spec.Kind switch
     {
-        TransportKind.Local => new LocalTransport(guest.Wrapper),
-        _ => new SshTransport(guest.Name, guest.Transport),
+        TransportKind.Local => new LocalTransport(wrapper),
+        _ => new SshTransport(name, spec),
     };
 }
 

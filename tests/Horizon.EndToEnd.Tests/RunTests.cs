@@ -261,3 +261,61 @@ public sealed class RunTests
         Assert.Contains("\"affinity\":\"0\"", e.EnvironmentJson);
     }
 }
+
+[Collection("machine")]
+public sealed class NetworkTests
+{
+    [Fact]
+    public async Task Iperf_udp_runs_in_both_directions_against_the_peer_and_reports_throughput()
+    {
+        await using var lab = await Lab.StartAsync();
+        var testbed = TestbedFile.Parse("peer-testbed.yaml", """
+            testbed: with-peer
+            hosts:
+              - name: localhost
+                platform: native
+            guests:
+              - name: native
+                host: localhost
+                vcpus: 1
+                workdir: /var/tmp/horizon-tests
+            peer:
+              name: peer
+              address: 127.0.0.1
+            """);
+        var (outcome, results) = await lab.RunAsync("""
+            campaign: iperf
+            rounds: 3
+            round_timeout: 1m
+            experiments:
+              - workload: iperf-udp
+                direction: guest-to-peer
+                rate: 40M
+                duration: 1s
+                port: 5291
+              - workload: iperf-udp
+                direction: peer-to-guest
+                rate: 40M
+                duration: 1s
+                port: 5291
+            """, testbed);
+        Assert.True(outcome.AllCompleted, string.Join("; ", outcome.Experiments.Select(x => x.Note)));
+        Assert.Equal(2, results.Length);
+        foreach (var e in results)
+        {
+            Assert.Equal("throughput_mbps", e.Metric.Name);
+            Assert.Equal(3, e.Rounds.Count(r => r.Measured));
+            Assert.All(e.Rounds, r =>
+            {
+                Assert.InRange(r.Metrics!["throughput_mbps"], 30, 42);
+                Assert.InRange(r.Metrics!["loss_percent"], 0, 5);
+                // Still bracketed by probes: the round lasts the flow's second.
+                Assert.InRange(r.Seconds!.Value, 1.0, 2.5);
+            });
+            Assert.InRange(e.Statistics!.Mean, 30, 42);
+        }
+
+        var text = ResultsTable.ToText(ResultsTable.Build(results));
+        Assert.Contains("Mbit/s", text);
+    }
+}

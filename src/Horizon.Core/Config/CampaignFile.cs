@@ -64,6 +64,11 @@ public static class CampaignFile
                 throw e.Error("workload", $"unknown workload '{workloadName}'{planned}; known: {string.Join(", ", WorkloadCatalog.All.Select(w => w.Name))}");
             }
 
+            if (def.NeedsPeer && testbed.Peer is null)
+            {
+                throw e.Error("workload", $"'{def.Name}' needs a network peer: add 'peer' to testbed '{testbed.Name}' ({testbed.SourceFile})");
+            }
+
             var plan = ReadPlanDefaults(e, testbed, defaults);
             var raw = new Dictionary<string, string>();
             foreach (var p in def.Parameters)

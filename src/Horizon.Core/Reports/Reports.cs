@@ -58,6 +58,8 @@ public static class ResultsTable
         _ => s.ToString("0.0000", CultureInfo.InvariantCulture),
     };
 
+    public static string MeanCi(SampleStatistics? s, Workloads.Metric metric) => MeanCi(s) + (s is null ? "" : $" {metric.Unit}");
+
     public static string MeanCi(SampleStatistics? s) => s switch
     {
         null => "—",
@@ -82,12 +84,12 @@ public static class ResultsTable
     /// <summary>A plain-text rendering (fixed columns) for logs and snapshot tests.</summary>
     public static string ToText(IEnumerable<ResultRow> rows)
     {
-        var header = new[] { "platform", "guest", "workload", "parameters", "scheme", "n", "failed", "mean ± 95% CI (s)", "CV", "ratio to native [95% CI]", "warnings" };
+        var header = new[] { "platform", "guest", "workload", "parameters", "scheme", "n", "failed", "mean ± 95% CI", "CV", "ratio to native [95% CI]", "warnings" };
         var data = rows.Select(r => new[]
         {
             r.Experiment.Platform, r.Experiment.GuestLabel, r.Experiment.Workload, Parameters(r.Experiment), r.Experiment.Scheme,
             (r.Statistics?.N ?? 0).ToString(CultureInfo.InvariantCulture), r.Experiment.FailedCount.ToString(CultureInfo.InvariantCulture),
-            MeanCi(r.Statistics), r.Statistics is { N: > 1 } s ? s.CoefficientOfVariation.ToString("P1", CultureInfo.InvariantCulture) : "—",
+            MeanCi(r.Statistics, r.Experiment.Metric), r.Statistics is { N: > 1 } s ? s.CoefficientOfVariation.ToString("P1", CultureInfo.InvariantCulture) : "—",
             Ratio(r), string.Join("; ", r.Conclusions.Where(c => c.Kind != Analysers.ConclusionKind.Hint).Select(c => c.Code)),
         }).ToList();
         var widths = header.Select((h, i) => Math.Max(h.Length, data.Count == 0 ? 0 : data.Max(d => d[i].Length))).ToArray();
@@ -110,7 +112,7 @@ public static class Exporters
 
     public static string RoundsCsv(IEnumerable<ExperimentResult> experiments)
     {
-        var sb = new StringBuilder("campaign,experiment_id,workload,parameters,platform,guest_index,guest,scheme,round,outcome,seconds,guest_seconds,guest_start_epoch,exit_code,reason,recorded_unix_ms\n");
+        var sb = new StringBuilder("campaign,experiment_id,workload,parameters,platform,guest_index,guest,scheme,round,outcome,seconds,guest_seconds,guest_start_epoch,exit_code,reason,recorded_unix_ms,metrics\n");
         foreach (var e in experiments)
         {
             foreach (var r in e.Rounds.OrderBy(r => r.GuestIndex).ThenBy(r => r.Round))
@@ -119,7 +121,8 @@ public static class Exporters
                     Csv(e.Campaign), e.Id.ToString(), Csv(e.Workload), Csv(ResultsTable.Parameters(e)), Csv(e.Platforms[r.GuestIndex]),
                     r.GuestIndex.ToString(CultureInfo.InvariantCulture), Csv(r.Guest), Csv(e.Scheme), r.Round.ToString(CultureInfo.InvariantCulture),
                     r.Measured ? "measured" : "failed", Num(r.Seconds), Num(r.GuestSeconds), Num(r.GuestStartEpoch),
-                    r.ExitCode?.ToString(CultureInfo.InvariantCulture) ?? "", Csv(r.Reason ?? ""), r.RecordedUnixMs.ToString(CultureInfo.InvariantCulture)]);
+                    r.ExitCode?.ToString(CultureInfo.InvariantCulture) ?? "", Csv(r.Reason ?? ""), r.RecordedUnixMs.ToString(CultureInfo.InvariantCulture),
+                    Csv(r.Metrics is null ? "" : string.Join(";", r.Metrics.OrderBy(m => m.Key).Select(m => $"{m.Key}={Num(m.Value)}")))]);
                 sb.Append('\n');
             }
         }
@@ -129,14 +132,14 @@ public static class Exporters
 
     public static string ExperimentsCsv(IEnumerable<ResultRow> rows)
     {
-        var sb = new StringBuilder("campaign,experiment_id,workload,parameters,platform,guests,scheme,status,n,failed,mean_s,sd_s,ci95_low_s,ci95_high_s,median_s,min_s,max_s,cv,ratio_to_native,ratio_ci95_low,ratio_ci95_high,warnings\n");
+        var sb = new StringBuilder("campaign,experiment_id,workload,parameters,platform,guests,scheme,status,metric,unit,n,failed,mean,sd,ci95_low,ci95_high,median,min,max,cv,ratio_to_native,ratio_ci95_low,ratio_ci95_high,warnings\n");
         foreach (var r in rows)
         {
             var e = r.Experiment;
             var s = r.Statistics;
             sb.AppendJoin(',', [
                 Csv(e.Campaign), e.Id.ToString(), Csv(e.Workload), Csv(ResultsTable.Parameters(e)), Csv(e.Platform), Csv(e.GuestLabel), Csv(e.Scheme),
-                e.Status, (s?.N ?? 0).ToString(CultureInfo.InvariantCulture), e.FailedCount.ToString(CultureInfo.InvariantCulture),
+                e.Status, e.Metric.Name, Csv(e.Metric.Unit), (s?.N ?? 0).ToString(CultureInfo.InvariantCulture), e.FailedCount.ToString(CultureInfo.InvariantCulture),
                 Num(s?.Mean), Num(s is { N: > 1 } ? s.StandardDeviation : null), Num(s is { N: > 1 } ? s.Interval.Lower : null), Num(s is { N: > 1 } ? s.Interval.Upper : null),
                 Num(s?.Median), Num(s?.Min), Num(s?.Max), Num(s is { N: > 1 } ? s.CoefficientOfVariation : null),
                 Num(r.RatioToBaseline?.Value), Num(r.RatioToBaseline is { Bounded: true } q ? q.Interval.Lower : null), Num(r.RatioToBaseline is { Bounded: true } q2 ? q2.Interval.Upper : null),
@@ -195,7 +198,9 @@ public static class Exporters
             ["environment"] = environment,
             ["statistics"] = s is null ? null : new JsonObject
             {
-                ["unit"] = "s",
+                ["metric"] = e.Metric.Name,
+                ["unit"] = e.Metric.Unit,
+                ["higher_is_better"] = e.Metric.HigherIsBetter,
                 ["n"] = s.N,
                 ["mean"] = s.Mean,
                 ["sd"] = s.N > 1 ? s.StandardDeviation : null,
@@ -227,6 +232,7 @@ public static class Exporters
                 ["exit_code"] = x.ExitCode,
                 ["reason"] = x.Reason,
                 ["recorded_unix_ms"] = x.RecordedUnixMs,
+                ["metrics"] = x.Metrics is null ? null : new JsonObject(x.Metrics.OrderBy(m => m.Key).Select(m => KeyValuePair.Create(m.Key, (JsonNode?)m.Value))),
             })]),
         };
     }

@@ -15,7 +15,13 @@ public sealed record RoundResult(
     double? GuestStartEpoch,
     int? ExitCode,
     string? Reason,
-    long RecordedUnixMs);
+    long RecordedUnixMs,
+    ImmutableDictionary<string, double>? Metrics = null)
+{
+    /// <summary>The round's value for a metric: its duration, or a metric the workload reported.</summary>
+    public double? Value(Workloads.Metric metric) =>
+        metric.Name == Workloads.Metric.Duration.Name ? Seconds : Metrics is not null && Metrics.TryGetValue(metric.Name, out var v) ? v : null;
+}
 
 /// <summary>An experiment with all its rounds and the environment it ran in.</summary>
 public sealed record ExperimentResult(
@@ -40,9 +46,12 @@ public sealed record ExperimentResult(
 
     public string GuestLabel => string.Join(",", Guests);
 
-    /// <summary>Measured durations in the order they were recorded (all guests of the experiment).</summary>
+    /// <summary>What the statistics are about: the round duration, or the workload's own metric (e.g. throughput).</summary>
+    public Workloads.Metric Metric => Workloads.WorkloadCatalog.Find(Workload)?.PrimaryMetric ?? Workloads.Metric.Duration;
+
+    /// <summary>Measured values of <see cref="Metric"/> in the order they were recorded (all guests of the experiment).</summary>
     public ImmutableArray<double> MeasuredSeconds =>
-        [.. Rounds.Where(r => r.Measured && r.Seconds is not null).OrderBy(r => r.RecordedUnixMs).ThenBy(r => r.Round).Select(r => r.Seconds!.Value)];
+        [.. Rounds.Where(r => r.Measured && r.Value(Metric) is not null).OrderBy(r => r.RecordedUnixMs).ThenBy(r => r.Round).Select(r => r.Value(Metric)!.Value)];
 
     public int FailedCount => Rounds.Count(r => !r.Measured);
 
@@ -50,7 +59,7 @@ public sealed record ExperimentResult(
 
     public SampleStatistics? GuestStatistics(int guestIndex)
     {
-        var values = Rounds.Where(r => r.GuestIndex == guestIndex && r.Measured && r.Seconds is not null).OrderBy(r => r.Round).Select(r => r.Seconds!.Value).ToList();
+        var values = Rounds.Where(r => r.GuestIndex == guestIndex && r.Measured && r.Value(Metric) is not null).OrderBy(r => r.Round).Select(r => r.Value(Metric)!.Value).ToList();
         return values.Count > 0 ? new SampleStatistics(values) : null;
     }
 

@@ -104,6 +104,12 @@ public static class GuestScripts
             sb.Append(CultureInfo.InvariantCulture, $"  printf \"${{P[i+{copies + c}]}}\" >&3 2>/dev/null\n");
         }
 
+        if (workload.ReportOutput)
+        {
+            // Untimed: after the end probe. Printed before the round line so the controller has it when it records.
+            sb.Append("  echo \"HZ output $r $(base64 -w0 round.out)\"\n");
+        }
+
         sb.Append("  echo \"HZ round $r rc=$rc gs=$gs ge=$ge\"\n");
         sb.Append("  if (( rc != 0 )); then mapfile -t L < round.out; echo \"HZ tail $r ${L[-1]-}\"; fi\n");
         sb.Append("done\n");
@@ -133,6 +139,7 @@ public abstract record GuestLine
             {
                 "round" when parts.Length >= 3 => ParseRound(line),
                 "before-failed" => new BeforeFailedLine(int.Parse(parts[1], CultureInfo.InvariantCulture), line),
+                "output" when parts.Length >= 3 => new OutputLine(int.Parse(parts[1], CultureInfo.InvariantCulture), parts[2]),
                 "tail" => new TailLine(int.Parse(parts[1], CultureInfo.InvariantCulture), string.Join(' ', parts.Skip(2))),
                 "stopped" => new StoppedLine(int.Parse(parts[1], CultureInfo.InvariantCulture)),
                 "begin" => new BeginLine(Field(line, "cpus") ?? ""),
@@ -182,6 +189,8 @@ public sealed record RoundLine(int Round, int ExitCode, double? GuestStart, doub
 public sealed record BeforeFailedLine(int Round, string Text) : GuestLine;
 
 public sealed record TailLine(int Round, string Text) : GuestLine;
+
+public sealed record OutputLine(int Round, string Base64) : GuestLine;
 
 public sealed record StoppedLine(int Round) : GuestLine;
 

@@ -25,7 +25,26 @@ public sealed record WorkloadScripts(
     string BeforeRound,
     string Round,
     string Cleanup,
-    ImmutableDictionary<string, string> KitFiles);
+    ImmutableDictionary<string, string> KitFiles)
+{
+    /// <summary>Send each round's output back after the end probe (untimed).</summary>
+    public bool ReportOutput { get; init; }
+}
+
+/// <summary>What a round's result is: its duration (the default) or a value the workload reports, e.g. throughput.</summary>
+public sealed record Metric(string Name, string Unit, bool HigherIsBetter)
+{
+    public static Metric Duration { get; } = new("duration", "s", false);
+}
+
+/// <summary>What a workload may know about the testbed when it builds its scripts.</summary>
+public sealed record WorkloadContext(string? PeerAddress)
+{
+    public static WorkloadContext None { get; } = new((string?)null);
+}
+
+/// <summary>A service the network peer runs for the length of an experiment (started and stopped by the scheduler).</summary>
+public sealed record PeerService(string Start, string Stop, string Describe);
 
 /// <summary>A workload with validated parameters, in a canonical form (sorted, normalized values).</summary>
 public sealed record WorkloadSpec(string Name, ImmutableSortedDictionary<string, string> Parameters)
@@ -58,6 +77,21 @@ public abstract class WorkloadDefinition
 
     /// <summary>Builds the guest-side scripts. They run with the experiment's work directory as current directory.</summary>
     public abstract WorkloadScripts Build(WorkloadSpec spec);
+
+    public virtual WorkloadScripts Build(WorkloadSpec spec, WorkloadContext context) => Build(spec);
+
+    /// <summary>The value a round yields; rounds are timed by probes whatever it is.</summary>
+    public virtual Metric PrimaryMetric => Metric.Duration;
+
+    /// <summary>When true the guest sends each round's output back (after its end probe) for <see cref="ParseOutput"/>.</summary>
+    public virtual bool ReportsOutput => false;
+
+    public virtual bool NeedsPeer => false;
+
+    public virtual PeerService? Peer(WorkloadSpec spec) => null;
+
+    /// <summary>Metrics from one round's output; throws <see cref="FormatException"/> when the output is unusable.</summary>
+    public virtual IReadOnlyDictionary<string, double> ParseOutput(WorkloadSpec spec, string output) => new Dictionary<string, double>();
 
     /// <summary>Normalizes raw parameter text; returns an error message or null.</summary>
     public static string? Normalize(ParameterDefinition p, string raw, out string value)
@@ -138,6 +172,7 @@ public static class WorkloadCatalog
         new ZfgWorkload(ZfgVariant.Rest),
         new BonnieWorkload(),
         new KernelBuildWorkload(),
+        new IperfUdpWorkload(),
         new CommandWorkload(),
     ];
 
@@ -146,10 +181,7 @@ public static class WorkloadCatalog
     public static WorkloadDefinition Get(string name) => Find(name) ?? throw new KeyNotFoundException($"unknown workload '{name}'");
 
     /// <summary>Workloads the study has that need parts this build does not have yet.</summary>
-    public static IReadOnlyDictionary<string, string> Planned { get; } = new Dictionary<string, string>
-    {
-        ["iperf-udp"] = "needs a network peer and the SSH transport (issue 3); not in this build",
-    };
+    public static IReadOnlyDictionary<string, string> Planned { get; } = new Dictionary<string, string>();
 
     public static WorkloadSpec Create(string name, IReadOnlyDictionary<string, string> raw)
     {
