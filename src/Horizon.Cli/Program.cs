@@ -13,6 +13,13 @@ app.Configure(config =>
         testbed.SetDescription("Testbed files.");
         testbed.AddCommand<TestbedCheckCommand>("check").WithDescription("Validate a testbed (and campaign) file and reach every guest.");
     });
+    config.AddBranch("lab", lab =>
+    {
+        lab.SetDescription("Test hosts and a network peer on this machine, as network namespaces with their own sshd.");
+        lab.AddCommand<LabUpCommand>("up").WithDescription("Create the lab and write its testbed file.");
+        lab.AddCommand<LabDownCommand>("down").WithDescription("Remove everything the lab created (also after a crash).");
+        lab.AddCommand<LabStatusCommand>("status").WithDescription("Show the lab's machines and processes.");
+    });
     config.AddBranch("bench", bench =>
     {
         bench.SetDescription("Benchmarks of Horizon's own measurement path.");

@@ -46,7 +46,7 @@ public sealed class RunCommand : AsyncCommand<RunCommand.Settings>
             cts.Cancel();
         };
         var bind = new IPEndPoint(IPAddress.Parse(testbed.ProbeAddress), testbed.ProbePort);
-        await using var controller = await EmbeddedController.StartAsync(settings.DatabasePath, bind, settings.ManagedTimestamps, cts.Token);
+        await using var controller = await EmbeddedController.StartAsync(settings.DatabasePath, bind, settings.ManagedTimestamps, cts.Token, testbed.ProbeNetworkNamespace);
         AnsiConsole.MarkupLine($"[grey]horizon: testbed {Markup.Escape(testbed.Name)} ({testbed.Guests.Length} guest(s)), campaign {Markup.Escape(campaign.Name)} ({campaign.Experiments.Length} experiments), probes on udp {controller.Timing.LocalEndPoint} with {controller.Timing.TimestampDescription}; store {Markup.Escape(controller.Store.Path)}[/]");
         CampaignOutcome outcome;
         try

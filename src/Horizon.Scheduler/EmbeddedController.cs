@@ -30,7 +30,7 @@ public sealed class EmbeddedController : IAsyncDisposable
 
     public IGrainFactory Grains => host.Services.GetRequiredService<IGrainFactory>();
 
-    public static async Task<EmbeddedController> StartAsync(string databasePath, IPEndPoint probeEndPoint, bool managedTimestamps = false, CancellationToken ct = default)
+    public static async Task<EmbeddedController> StartAsync(string databasePath, IPEndPoint probeEndPoint, bool managedTimestamps = false, CancellationToken ct = default, string? probeNetworkNamespace = null)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.ClearProviders();
@@ -43,7 +43,7 @@ public sealed class EmbeddedController : IAsyncDisposable
             .AddHorizonSqliteStore(databasePath));
         var host = builder.Build();
         await host.StartAsync(ct);
-        var timing = new TimingService(probeEndPoint, forceManagedTimestamps: managedTimestamps);
+        var timing = new TimingService(probeEndPoint, forceManagedTimestamps: managedTimestamps, networkNamespace: probeNetworkNamespace);
         return new EmbeddedController(host, timing, host.Services.GetRequiredService<ResultsStore>());
     }
 

@@ -36,11 +36,29 @@ public sealed class ProbeListener : IDisposable
     private readonly Socket? managed;
     private volatile bool stopping;
 
-    public ProbeListener(IPEndPoint bindTo, IDatagramSink sink, IClockSource? clockSource = null, bool forceManaged = false, int receiveBufferBytes = 8 << 20)
+    public ProbeListener(IPEndPoint bindTo, IDatagramSink sink, IClockSource? clockSource = null, bool forceManaged = false, int receiveBufferBytes = 8 << 20, string? networkNamespace = null)
     {
         this.sink = sink;
         clock = new ArrivalClock(clockSource ?? SystemClockSource.Instance);
-        if (!forceManaged && OperatingSystem.IsLinux() && bindTo.AddressFamily == AddressFamily.InterNetwork && TryOpenNative(bindTo, receiveBufferBytes, out fd, out var port, out var error))
+        if (networkNamespace is not null)
+        {
+            // The socket lives in the lab's namespace (where guests can reach it); the process stays where it is.
+            if (!OperatingSystem.IsLinux() || forceManaged)
+            {
+                throw new PlatformNotSupportedException("a probe listener inside a network namespace needs Linux and kernel timestamps");
+            }
+
+            (fd, var nsPort, var nsError) = InNamespace(networkNamespace, () => TryOpenNative(bindTo, receiveBufferBytes, out var f, out var p, out var e) ? (f, p, e) : (-1, 0, e));
+            if (fd < 0)
+            {
+                throw new InvalidOperationException($"cannot open the probe socket in network namespace {networkNamespace}: {nsError}");
+            }
+
+            Source = TimestampSource.Kernel;
+            LocalEndPoint = new IPEndPoint(bindTo.Address, nsPort);
+            NetworkNamespace = networkNamespace;
+        }
+        else if (!forceManaged && OperatingSystem.IsLinux() && bindTo.AddressFamily == AddressFamily.InterNetwork && TryOpenNative(bindTo, receiveBufferBytes, out fd, out var port, out var error))
         {
             Source = TimestampSource.Kernel;
             LocalEndPoint = new IPEndPoint(bindTo.Address, port);
@@ -66,6 +84,36 @@ public sealed class ProbeListener : IDisposable
     }
 
     public IPEndPoint LocalEndPoint { get; }
+
+    /// <summary>The network namespace the socket was opened in, or null for the process's own.</summary>
+    public string? NetworkNamespace { get; }
+
+    private static T InNamespace<T>(string name, Func<T> action)
+    {
+        T result = default!;
+        Exception? failure = null;
+        var worker = new Thread(() =>
+        {
+            try
+            {
+                using var handle = File.OpenHandle($"/run/netns/{name}", FileMode.Open, FileAccess.Read);
+                if (Native.SetNs((int)handle.DangerousGetHandle(), Native.CloneNewnet) != 0)
+                {
+                    throw new InvalidOperationException($"setns({name}) failed: errno {Marshal.GetLastPInvokeError()}");
+                }
+
+                result = action();
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException)
+            {
+                failure = e;
+            }
+        });
+        // The thread ends after opening the socket, so its namespace switch affects nothing else.
+        worker.Start();
+        worker.Join();
+        return failure is null ? result : throw new InvalidOperationException(failure.Message, failure);
+    }
 
     public TimestampSource Source { get; }
 

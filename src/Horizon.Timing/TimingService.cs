@@ -52,10 +52,10 @@ public sealed class TimingService : IDatagramSink, IDisposable
     private long accepted;
     private long duplicates;
 
-    public TimingService(IPEndPoint bindTo, IClockSource? clock = null, bool forceManagedTimestamps = false)
+    public TimingService(IPEndPoint bindTo, IClockSource? clock = null, bool forceManagedTimestamps = false, string? networkNamespace = null)
     {
         Clock = clock ?? SystemClockSource.Instance;
-        listener = new ProbeListener(bindTo, this, Clock, forceManagedTimestamps);
+        listener = new ProbeListener(bindTo, this, Clock, forceManagedTimestamps, networkNamespace: networkNamespace);
     }
 
     public IClockSource Clock { get; }
@@ -65,7 +65,7 @@ public sealed class TimingService : IDatagramSink, IDisposable
     public TimestampSource TimestampSource => listener.Source;
 
     public string TimestampDescription => listener.Source == TimestampSource.Kernel
-        ? "kernel receive timestamps (SO_TIMESTAMPNS)"
+        ? "kernel receive timestamps (SO_TIMESTAMPNS)" + (listener.NetworkNamespace is { } ns ? $" in network namespace {ns}" : "")
         : $"managed timestamps after receive ({listener.FallbackReason})";
 
     /// <summary>Test and benchmark hook: sees every accepted probe with its arrival time, on the receive thread.</summary>

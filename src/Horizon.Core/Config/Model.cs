@@ -95,6 +95,7 @@ public sealed record Testbed(
     string SourceFile,
     string ProbeAddress,
     int ProbePort,
+    string? ProbeNetworkNamespace,
     ImmutableArray<TestHost> Hosts,
     ImmutableArray<GuestSpec> Guests,
     NetworkPeer? Peer)

@@ -43,6 +43,7 @@ public static class TestbedFile
         var name = root.RequireString("testbed");
         var probeAddress = "127.0.0.1";
         var probePort = 0;
+        string? probeNamespace = null;
         if (root.TryGet("probes", out var probesNode))
         {
             var probes = new YamlFields(file, "probes", probesNode);
@@ -53,6 +54,7 @@ public static class TestbedFile
             }
 
             probePort = probes.OptionalInt("port", 0, 0, 65535);
+            probeNamespace = probes.OptionalString("netns");
             probes.RejectUnknown();
         }
 
@@ -118,7 +120,7 @@ public static class TestbedFile
         }
 
         root.RejectUnknown();
-        return new Testbed(name, file, probeAddress, probePort, [.. hosts], [.. guests], peer);
+        return new Testbed(name, file, probeAddress, probePort, probeNamespace, [.. hosts], [.. guests], peer);
     }
 
     private static string RequireName(YamlFields f, string key)

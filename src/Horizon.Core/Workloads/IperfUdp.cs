@@ -65,7 +65,9 @@ public sealed class IperfUdpWorkload : WorkloadDefinition
 
     public override IReadOnlyDictionary<string, double> ParseOutput(WorkloadSpec spec, string output)
     {
-        using var doc = JsonDocument.Parse(output);
+        // iperf3 may print warnings (to stderr, captured with the output) before its JSON document.
+        var start = output.IndexOf("\n{", StringComparison.Ordinal) is var i and >= 0 && !output.StartsWith('{') ? i + 1 : 0;
+        using var doc = JsonDocument.Parse(output[start..]);
         var root = doc.RootElement;
         if (root.TryGetProperty("error", out var error))
         {

@@ -1,0 +1,89 @@
+using System.ComponentModel;
+using Horizon.Scheduler.Lab;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace Horizon.Cli;
+
+public class LabSettings : DataSettings
+{
+    [CommandOption("--name <NAME>")]
+    [Description("Lab name (default hz); namespaces are hz-NAME-*.")]
+    public string Name { get; init; } = "hz";
+
+    public LabManager Manager => new(Path.Combine(Path.GetDirectoryName(DatabasePath)!, "lab"));
+}
+
+public sealed class LabUpCommand : AsyncCommand<LabUpCommand.Settings>
+{
+    public sealed class Settings : LabSettings
+    {
+        [CommandOption("--hosts <N>")]
+        [Description("Test hosts (network namespaces with their own sshd). Default 1.")]
+        public int Hosts { get; init; } = 1;
+
+        [CommandOption("--no-peer")]
+        [Description("Do not create the network peer.")]
+        public bool NoPeer { get; init; }
+
+        [CommandOption("--subnet <N>")]
+        [Description("Second octet of the lab's 10.N.0.0/24 (default 77).")]
+        public int Subnet { get; init; } = 77;
+    }
+
+    public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        if (settings.Name.Length is 0 or > 12 || !settings.Name.All(char.IsAsciiLetterOrDigit))
+        {
+            return Render.Error("--name: 1 to 12 letters or digits");
+        }
+
+        try
+        {
+            var state = await settings.Manager.UpAsync(new LabSpec(settings.Name, settings.Hosts, !settings.NoPeer, settings.Subnet), m => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(m)}[/]"), cancellationToken);
+            AnsiConsole.MarkupLine($"lab [bold]{settings.Name}[/] is up: {state.Machines.Count} machine(s). Testbed: [bold]{Markup.Escape(state.TestbedFile!)}[/]");
+            AnsiConsole.MarkupLine($"  horizon run -t {Markup.Escape(state.TestbedFile!)}");
+            return 0;
+        }
+        catch (InvalidOperationException e)
+        {
+            return Render.Error(e.Message);
+        }
+    }
+}
+
+public sealed class LabDownCommand : AsyncCommand<LabSettings>
+{
+    public override async Task<int> ExecuteAsync(CommandContext context, LabSettings settings, CancellationToken cancellationToken)
+    {
+        var removed = await settings.Manager.DownAsync(settings.Name, m => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(m)}[/]"), cancellationToken);
+        AnsiConsole.MarkupLine(removed ? $"lab [bold]{settings.Name}[/] removed" : $"no lab named {settings.Name}");
+        return 0;
+    }
+}
+
+public sealed class LabStatusCommand : Command<LabSettings>
+{
+    public override int Execute(CommandContext context, LabSettings settings, CancellationToken cancellationToken)
+    {
+        var state = settings.Manager.Read(settings.Name);
+        if (state is null)
+        {
+            AnsiConsole.MarkupLine($"no lab named {settings.Name}");
+            return 1;
+        }
+
+        foreach (var m in state.Machines)
+        {
+            AnsiConsole.MarkupLine($"{m.Name,-8} {m.Address,-12} netns {m.Namespace,-16} ssh 127.0.0.1:{m.SshPort} {(m.IsPeer ? "(network peer)" : "")}");
+        }
+
+        foreach (var p in state.Processes)
+        {
+            AnsiConsole.MarkupLine($"  {p.Role,-24} pid {p.Pid} {(Directory.Exists($"/proc/{p.Pid}") ? "[green]running[/]" : "[red]gone[/]")}");
+        }
+
+        AnsiConsole.MarkupLine($"testbed: {Markup.Escape(state.TestbedFile ?? "(not written)")}");
+        return 0;
+    }
+}

@@ -1,0 +1,301 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+
+namespace Horizon.Scheduler.Lab;
+
+/// <summary>What a lab is made of.</summary>
+public sealed record LabSpec(string Name = "hz", int Hosts = 1, bool Peer = true, int Subnet = 77)
+{
+    public string Namespace(string role) => $"hz-{Name}-{role}";
+
+    public string Address(int index) => $"10.{Subnet}.0.{index}";
+
+    public string ControllerAddress => Address(1);
+}
+
+/// <summary>Everything a lab created, recorded on disk as it is created so `lab down` can remove it after a crash.</summary>
+public sealed class LabState
+{
+    public string Name { get; set; } = "";
+
+    public List<string> Namespaces { get; set; } = [];
+
+    public List<LabProcess> Processes { get; set; } = [];
+
+    public List<LabMachine> Machines { get; set; } = [];
+
+    public string? TestbedFile { get; set; }
+}
+
+public sealed record LabProcess(int Pid, string Marker, string Role);
+
+public sealed record LabMachine(string Name, string Namespace, string Address, int SshPort, string HostKeyFingerprint, bool IsPeer);
+
+/// <summary>
+/// Builds and tears down, on this machine, test hosts and a network peer as network namespaces on one bridge, each
+/// with its own sshd. Nothing is added to the root namespace: the bridge lives in the lab's controller namespace (where
+/// the timing service opens its probe socket), and each sshd is reached through a loopback forwarder.
+/// </summary>
+public sealed class LabManager(string directory)
+{
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
+
+    public string Directory { get; } = Path.GetFullPath(directory);
+
+    private string StatePath(string name) => Path.Combine(Directory, name, "state.json");
+
+    public LabState? Read(string name) =>
+        File.Exists(StatePath(name)) ? JsonSerializer.Deserialize<LabState>(File.ReadAllText(StatePath(name))) : null;
+
+    public async Task<LabState> UpAsync(LabSpec spec, Action<string>? log = null, CancellationToken ct = default)
+    {
+        if (Read(spec.Name) is not null)
+        {
+            throw new InvalidOperationException($"lab '{spec.Name}' is already up ({StatePath(spec.Name)}); run `horizon lab down --name {spec.Name}` first");
+        }
+
+        foreach (var tool in new[] { "ip", "socat", "/usr/sbin/sshd", "ssh-keygen", "unshare" })
+        {
+            if (await Sh($"command -v {tool}", ct) != 0)
+            {
+                throw new InvalidOperationException($"the lab needs {tool}: apt-get install {(tool.Contains("sshd") || tool == "ssh-keygen" ? "openssh-server" : tool == "socat" ? "socat" : "iproute2")}");
+            }
+        }
+
+        var dir = Path.Combine(Directory, spec.Name);
+        System.IO.Directory.CreateDirectory(Path.Combine(dir, "empty"));
+        System.IO.Directory.CreateDirectory("/run/sshd");
+        var state = new LabState { Name = spec.Name };
+        Save(state);
+        try
+        {
+            var ctl = spec.Namespace("ctl");
+            await Netns(state, ctl, ct);
+            await Must($"ip netns exec {ctl} ip link set lo up && ip netns exec {ctl} ip link add br0 type bridge && ip netns exec {ctl} ip addr add {spec.ControllerAddress}/24 dev br0 && ip netns exec {ctl} ip link set br0 up", ct);
+            var clientKey = Path.Combine(dir, "client_ed25519");
+            await Must($"ssh-keygen -q -t ed25519 -N '' -f {clientKey}", ct);
+            File.Copy(clientKey + ".pub", Path.Combine(dir, "authorized_keys"), overwrite: true);
+            var machines = Enumerable.Range(1, spec.Hosts).Select(i => ($"host{i}", false, 9 + i)).ToList();
+            if (spec.Peer)
+            {
+                machines.Add(("peer", true, 2));
+            }
+
+            foreach (var (name, isPeer, octet) in machines)
+            {
+                log?.Invoke($"lab {spec.Name}: {name} ({spec.Address(octet)})");
+                var ns = spec.Namespace(name);
+                await Netns(state, ns, ct);
+                var bridgePort = $"hz{spec.Subnet}b{octet}";
+                await Must($"ip netns exec {ctl} ip link add {bridgePort} type veth peer name eth0 netns {ns}", ct);
+                await Must($"ip netns exec {ctl} ip link set {bridgePort} master br0 up", ct);
+                await Must($"ip netns exec {ns} ip link set lo up && ip netns exec {ns} ip addr add {spec.Address(octet)}/24 dev eth0 && ip netns exec {ns} ip link set eth0 up", ct);
+                var hostKey = Path.Combine(dir, $"{name}_host_ed25519");
+                await Must($"ssh-keygen -q -t ed25519 -N '' -f {hostKey}", ct);
+                var fingerprint = (await Output($"ssh-keygen -lf {hostKey}.pub", ct)).Split(' ')[1];
+                var config = Path.Combine(dir, $"{name}_sshd_config");
+                await File.WriteAllTextAsync(config, $"""
+                    ListenAddress {spec.Address(octet)}
+                    Port 22
+                    HostKey {hostKey}
+                    PidFile {dir}/{name}_sshd.pid
+                    AuthorizedKeysFile {dir}/authorized_keys
+                    PasswordAuthentication no
+                    KbdInteractiveAuthentication no
+                    UsePAM no
+                    StrictModes no
+                    PermitRootLogin prohibit-password
+                    Subsystem sftp internal-sftp
+                    LogLevel ERROR
+                    MaxStartups 50
+                    """, ct);
+                var sshdMarker = $"{config}";
+                var sshd = Spawn($"ip netns exec {ns} unshare --mount --propagation private sh -c 'mount --bind {dir}/empty /root && exec /usr/sbin/sshd -D -f {config} -E {dir}/{name}_sshd.log'");
+                state.Processes.Add(new LabProcess(sshd, sshdMarker, $"{name} sshd"));
+                Save(state);
+                var port = FreePort();
+                var forwarder = Spawn($"exec socat TCP4-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork EXEC:'ip netns exec {ns} socat STDIO TCP4\\:{spec.Address(octet)}\\:22'");
+                state.Processes.Add(new LabProcess(forwarder, $"TCP4-LISTEN:{port}", $"{name} ssh forwarder"));
+                state.Machines.Add(new LabMachine(name, ns, spec.Address(octet), port, fingerprint, isPeer));
+                Save(state);
+            }
+
+            foreach (var m in state.Machines)
+            {
+                await WaitForSsh(m, ct);
+            }
+
+            state.TestbedFile = Path.Combine(dir, "testbed.yaml");
+            await File.WriteAllTextAsync(state.TestbedFile, Testbed(spec, state, clientKey), ct);
+            Save(state);
+            return state;
+        }
+        catch
+        {
+            await DownAsync(spec.Name, log, CancellationToken.None);
+            throw;
+        }
+    }
+
+    /// <summary>Removes everything the lab's state file records; safe to run twice and after a crash.</summary>
+    public async Task<bool> DownAsync(string name, Action<string>? log = null, CancellationToken ct = default)
+    {
+        var state = Read(name);
+        if (state is null)
+        {
+            return false;
+        }
+
+        foreach (var p in state.Processes)
+        {
+            if (IsOurs(p))
+            {
+                log?.Invoke($"lab {name}: stopping {p.Role} (pid {p.Pid})");
+                await Sh($"kill -KILL -- -{p.Pid} 2>/dev/null || kill -KILL {p.Pid} 2>/dev/null; true", ct);
+            }
+        }
+
+        foreach (var ns in Enumerable.Reverse(state.Namespaces))
+        {
+            if (File.Exists($"/run/netns/{ns}"))
+            {
+                // Processes still inside (a guest's leftovers) are ended first: only ours can be there.
+                await Sh($"ip netns pids {ns} | xargs -r kill -KILL; ip netns del {ns}", ct);
+                log?.Invoke($"lab {name}: removed namespace {ns}");
+            }
+        }
+
+        System.IO.Directory.Delete(Path.Combine(Directory, name), recursive: true);
+        return true;
+    }
+
+    private static bool IsOurs(LabProcess p)
+    {
+        try
+        {
+            var cmdline = File.ReadAllText($"/proc/{p.Pid}/cmdline").Replace('\0', ' ');
+            return cmdline.Contains(p.Marker, StringComparison.Ordinal);
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
+    private static string Testbed(LabSpec spec, LabState state, string clientKey)
+    {
+        var sb = new System.Text.StringBuilder();
+        sb.AppendLine(CultureInfo.InvariantCulture, $"# written by `horizon lab up --name {spec.Name}`; removed by `horizon lab down --name {spec.Name}`");
+        sb.AppendLine(CultureInfo.InvariantCulture, $"testbed: lab-{spec.Name}");
+        sb.AppendLine("probes:");
+        sb.AppendLine(CultureInfo.InvariantCulture, $"  address: {spec.ControllerAddress}");
+        sb.AppendLine(CultureInfo.InvariantCulture, $"  netns: {spec.Namespace("ctl")}");
+        string Ssh(LabMachine m) => $"{{ address: 127.0.0.1, port: {m.SshPort}, user: root, key: {clientKey}, host_key: \"{m.HostKeyFingerprint}\" }}";
+        sb.AppendLine("hosts:");
+        foreach (var m in state.Machines.Where(m => !m.IsPeer))
+        {
+            sb.AppendLine(CultureInfo.InvariantCulture, $"  - name: {m.Name}\n    platform: native\n    transport: ssh\n    ssh: {Ssh(m)}");
+        }
+
+        sb.AppendLine("guests:");
+        foreach (var m in state.Machines.Where(m => !m.IsPeer))
+        {
+            sb.AppendLine(CultureInfo.InvariantCulture, $"  - name: {m.Name}-native\n    host: {m.Name}\n    platform: native\n    vcpus: 1\n    workdir: /var/tmp/horizon-lab-{spec.Name}/{m.Name}\n    transport: ssh\n    ssh: {Ssh(m)}");
+        }
+
+        if (state.Machines.FirstOrDefault(m => m.IsPeer) is { } peer)
+        {
+            sb.AppendLine(CultureInfo.InvariantCulture, $"peer:\n  name: peer\n  address: {peer.Address}\n  transport: ssh\n  ssh: {Ssh(peer)}");
+        }
+
+        return sb.ToString();
+    }
+
+    private async Task Netns(LabState state, string ns, CancellationToken ct)
+    {
+        if (File.Exists($"/run/netns/{ns}"))
+        {
+            throw new InvalidOperationException($"network namespace {ns} already exists (another lab of this name?); remove it or pick another --name");
+        }
+
+        state.Namespaces.Add(ns);
+        Save(state);
+        await Must($"ip netns add {ns}", ct);
+    }
+
+    private void Save(LabState state)
+    {
+        System.IO.Directory.CreateDirectory(Path.Combine(Directory, state.Name));
+        File.WriteAllText(StatePath(state.Name), JsonSerializer.Serialize(state, Json));
+    }
+
+    private static async Task WaitForSsh(LabMachine m, CancellationToken ct)
+    {
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (DateTime.UtcNow < until)
+        {
+            if (await Sh($"ip netns exec {m.Namespace} bash -c 'exec 3<>/dev/tcp/{m.Address}/22' 2>/dev/null", ct) == 0)
+            {
+                return;
+            }
+
+            await Task.Delay(100, ct);
+        }
+
+        throw new InvalidOperationException($"sshd in {m.Namespace} did not start");
+    }
+
+    /// <summary>Starts a long-lived process in its own session (it outlives this command); returns its pid.</summary>
+    private static int Spawn(string command)
+    {
+        var start = new ProcessStartInfo("setsid") { UseShellExecute = false, RedirectStandardOutput = true };
+        foreach (var a in new[] { "-f", "bash", "-c", $"{command} > /dev/null 2>&1 < /dev/null & echo $!" })
+        {
+            start.ArgumentList.Add(a);
+        }
+
+        using var p = Process.Start(start)!;
+        var pid = p.StandardOutput.ReadLine();
+        p.WaitForExit();
+        return int.Parse(pid!.Trim(), CultureInfo.InvariantCulture);
+    }
+
+    private static int FreePort()
+    {
+        using var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        return ((IPEndPoint)l.LocalEndpoint).Port;
+    }
+
+    private static async Task Must(string command, CancellationToken ct)
+    {
+        var (code, _, error) = await Run(command, ct);
+        if (code != 0)
+        {
+            throw new InvalidOperationException($"lab: `{command}` failed: {error.Trim()}");
+        }
+    }
+
+    private static async Task<int> Sh(string command, CancellationToken ct) => (await Run(command, ct)).Code;
+
+    private static async Task<string> Output(string command, CancellationToken ct)
+    {
+        var (code, output, error) = await Run(command, ct);
+        return code == 0 ? output : throw new InvalidOperationException($"lab: `{command}` failed: {error.Trim()}");
+    }
+
+    private static async Task<(int Code, string Output, string Error)> Run(string command, CancellationToken ct)
+    {
+        var start = new ProcessStartInfo("bash") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add("-c");
+        start.ArgumentList.Add(command);
+        using var p = Process.Start(start)!;
+        var output = p.StandardOutput.ReadToEndAsync(ct);
+        var error = p.StandardError.ReadToEndAsync(ct);
+        await p.WaitForExitAsync(ct);
+        return (p.ExitCode, await output, await error);
+    }
+}
