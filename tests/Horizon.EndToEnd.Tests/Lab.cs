@@ -13,7 +13,15 @@ public sealed class Lab : IAsyncDisposable
 {
     public static readonly TimeSpan Limit = TimeSpan.FromMinutes(5);
 
-    private Lab(string dir) => Directory = dir;
+    private readonly string? probeNamespace;
+    private readonly string probeAddress;
+
+    private Lab(string dir, string? probeNamespace, string probeAddress)
+    {
+        Directory = dir;
+        this.probeNamespace = probeNamespace;
+        this.probeAddress = probeAddress;
+    }
 
     public string Directory { get; }
 
@@ -21,11 +29,11 @@ public sealed class Lab : IAsyncDisposable
 
     public EmbeddedController? Controller { get; private set; }
 
-    public static async Task<Lab> StartAsync()
+    public static async Task<Lab> StartAsync(string? probeNamespace = null, string probeAddress = "127.0.0.1")
     {
         var dir = Path.Combine(Path.GetTempPath(), "horizon-test-" + Guid.NewGuid().ToString("N")[..8]);
         System.IO.Directory.CreateDirectory(dir);
-        var lab = new Lab(dir);
+        var lab = new Lab(dir, probeNamespace, probeAddress);
         await lab.RestartAsync();
         return lab;
     }
@@ -37,7 +45,7 @@ public sealed class Lab : IAsyncDisposable
             await Controller.DisposeAsync();
         }
 
-        Controller = await EmbeddedController.StartAsync(Database, new IPEndPoint(IPAddress.Loopback, 0)).WaitAsync(Limit);
+        Controller = await EmbeddedController.StartAsync(Database, new IPEndPoint(IPAddress.Parse(probeAddress), 0), false, default, probeNamespace).WaitAsync(Limit);
     }
 
     public static Testbed LocalTestbed(string extraGuestLines = "") => TestbedFile.Parse("test-testbed.yaml", $"""

@@ -1,0 +1,125 @@
+using System.Diagnostics;
+using Horizon.Config;
+using Horizon.Scheduler.Lab;
+
+namespace Horizon.EndToEnd.Tests;
+
+/// <summary>The namespace lab for real: hosts and peer as network namespaces with their own sshd.</summary>
+[Collection("machine")]
+public sealed class LabTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static LabSpec NewSpec() => new($"t{Random.Shared.Next(0x1000, 0xffff):x}", 1, true, Random.Shared.Next(100, 200));
+
+    private static async Task<string> Sh(string command)
+    {
+        var start = new ProcessStartInfo("bash") { UseShellExecute = false, RedirectStandardOutput = true };
+        start.ArgumentList.Add("-c");
+        start.ArgumentList.Add(command);
+        using var p = Process.Start(start)!;
+        var output = await p.StandardOutput.ReadToEndAsync(Ct);
+        await p.WaitForExitAsync(Ct);
+        return output;
+    }
+
+    private static bool Alive(int pid) => File.Exists($"/proc/{pid}/status") && !File.ReadAllText($"/proc/{pid}/status").Contains("State:\tZ");
+
+    [Fact]
+    public async Task A_lab_host_runs_workloads_over_ssh_with_probes_and_iperf_to_the_peer_then_leaves_nothing_behind()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "horizon-lab-" + Guid.NewGuid().ToString("N")[..8]);
+        var spec = NewSpec();
+        var manager = new LabManager(dir);
+        LabState state;
+        try
+        {
+            state = await manager.UpAsync(spec, null, Ct);
+            var testbed = TestbedFile.Load(state.TestbedFile!);
+            Assert.Equal(spec.Namespace("ctl"), testbed.ProbeNetworkNamespace);
+            await using (var lab = await Lab.StartAsync(testbed.ProbeNetworkNamespace, testbed.ProbeAddress))
+            {
+                var (outcome, results) = await lab.RunAsync("""
+                    campaign: in-the-lab
+                    rounds: 3
+                    round_timeout: 1m
+                    experiments:
+                      - workload: command
+                        run: sleep 0.2; ip -o -4 addr show dev eth0
+                      - workload: iperf-udp
+                        rate: 50M
+                        duration: 1s
+                      - workload: iperf-udp
+                        direction: peer-to-guest
+                        rate: 50M
+                        duration: 1s
+                    """, testbed);
+                Assert.True(outcome.AllCompleted, string.Join("; ", outcome.Experiments.Select(x => x.Note)));
+                var command = results.Single(e => e.Workload == "command");
+                Assert.All(command.Rounds, r => Assert.InRange(r.Seconds!.Value, 0.2, 0.26));
+                Assert.Contains("ssh root@127.0.0.1", command.EnvironmentJson);
+                Assert.All(results.Where(e => e.Workload == "iperf-udp").SelectMany(e => e.Rounds), r => Assert.InRange(r.Metrics!["throughput_mbps"], 40, 52));
+                Assert.Contains("in network namespace", lab.Controller!.Timing.TimestampDescription);
+            }
+
+            // The guest really ran inside the lab host's namespace.
+            var inside = await Sh($"ip netns exec {spec.Namespace("host1")} ip -o -4 addr show dev eth0");
+            Assert.Contains(spec.Address(10), inside);
+        }
+        finally
+        {
+            // A fresh manager, as after a crash: everything comes from the state file.
+            await new LabManager(dir).DownAsync(spec.Name, null, CancellationToken.None);
+        }
+
+        var namespaces = await Sh("ip netns list");
+        Assert.DoesNotContain($"hz-{spec.Name}-", namespaces);
+        Assert.All(state.Processes, p => Assert.False(Alive(p.Pid), $"{p.Role} (pid {p.Pid}) still runs"));
+        Assert.False(Directory.Exists(Path.Combine(dir, spec.Name)));
+        Assert.False(await new LabManager(dir).DownAsync(spec.Name, null, Ct));
+        Directory.Delete(dir, recursive: true);
+    }
+
+    [Fact]
+    public async Task Redundant_copies_keep_rounds_measured_under_20_percent_injected_probe_loss()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "horizon-lab-" + Guid.NewGuid().ToString("N")[..8]);
+        var spec = NewSpec() with { Peer = false };
+        var manager = new LabManager(dir);
+        try
+        {
+            var state = await manager.UpAsync(spec, null, Ct);
+            var testbed = TestbedFile.Load(state.TestbedFile!);
+            await using var lab = await Lab.StartAsync(testbed.ProbeNetworkNamespace, testbed.ProbeAddress);
+            var port = lab.Controller!.Timing.LocalEndPoint.Port;
+            // nftables random drop inside the lab's controller namespace (tc netem is not in this kernel).
+            var ns = spec.Namespace("ctl");
+            await Sh($"ip netns exec {ns} nft add table inet fault && ip netns exec {ns} nft add chain inet fault in '{{ type filter hook input priority 0; }}' && ip netns exec {ns} nft add rule inet fault in udp dport {port} numgen random mod 100 '<' 20 drop");
+            Assert.Contains("numgen random", await Sh($"ip netns exec {ns} nft list ruleset"));
+            var (_, results) = await lab.RunAsync("""
+                campaign: lossy
+                rounds: 200
+                round_timeout: 30s
+                probe_copies: 4
+                interleave: { block: 200 }
+                experiments:
+                  - workload: command
+                    run: sleep 0.001
+                """, testbed);
+            var e = Assert.Single(results);
+            var counters = lab.Controller.Timing.Counters;
+            var sent = 200 * 2 * 4;
+            var delivered = counters.Accepted + counters.Duplicates;
+            // The loss was real: about a fifth of the datagrams never arrived.
+            Assert.InRange(1 - (delivered / (double)sent), 0.12, 0.28);
+            Assert.True(e.Rounds.Count(r => r.Measured) >= 198, $"{e.Rounds.Count(r => r.Measured)} of 200 rounds measured");
+            Assert.All(e.Rounds.Where(r => !r.Measured), r => Assert.Contains("lost", r.Reason));
+            Assert.Equal(200, e.Rounds.Length);
+        }
+        finally
+        {
+            await manager.DownAsync(spec.Name, null, CancellationToken.None);
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}
