@@ -26,6 +26,14 @@ public sealed class LabUpCommand : AsyncCommand<LabUpCommand.Settings>
         [Description("Do not create the network peer.")]
         public bool NoPeer { get; init; }
 
+        [CommandOption("--lxc <N>")]
+        [Description("LXC guests per host (needs the rootfs: scripts/build-rootfs.sh). Default 0.")]
+        public int Lxc { get; init; }
+
+        [CommandOption("--rootfs <DIR>")]
+        [Description("Root filesystem for LXC guests (default .cache/rootfs/bookworm).")]
+        public string Rootfs { get; init; } = ".cache/rootfs/bookworm";
+
         [CommandOption("--subnet <N>")]
         [Description("Second octet of the lab's 10.N.0.0/24 (default 77).")]
         public int Subnet { get; init; } = 77;
@@ -40,7 +48,7 @@ public sealed class LabUpCommand : AsyncCommand<LabUpCommand.Settings>
 
         try
         {
-            var state = await settings.Manager.UpAsync(new LabSpec(settings.Name, settings.Hosts, !settings.NoPeer, settings.Subnet), m => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(m)}[/]"), cancellationToken);
+            var state = await settings.Manager.UpAsync(new LabSpec(settings.Name, settings.Hosts, !settings.NoPeer, settings.Subnet, settings.Lxc, Path.GetFullPath(settings.Rootfs)), m => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(m)}[/]"), cancellationToken);
             AnsiConsole.MarkupLine($"lab [bold]{settings.Name}[/] is up: {state.Machines.Count} machine(s). Testbed: [bold]{Markup.Escape(state.TestbedFile!)}[/]");
             AnsiConsole.MarkupLine($"  horizon run -t {Markup.Escape(state.TestbedFile!)}");
             return 0;

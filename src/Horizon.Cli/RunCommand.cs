@@ -48,6 +48,11 @@ public sealed class RunCommand : AsyncCommand<RunCommand.Settings>
         var bind = new IPEndPoint(IPAddress.Parse(testbed.ProbeAddress), testbed.ProbePort);
         await using var controller = await EmbeddedController.StartAsync(settings.DatabasePath, bind, settings.ManagedTimestamps, cts.Token, testbed.ProbeNetworkNamespace);
         AnsiConsole.MarkupLine($"[grey]horizon: testbed {Markup.Escape(testbed.Name)} ({testbed.Guests.Length} guest(s)), campaign {Markup.Escape(campaign.Name)} ({campaign.Experiments.Length} experiments), probes on udp {controller.Timing.LocalEndPoint} with {controller.Timing.TimestampDescription}; store {Markup.Escape(controller.Store.Path)}[/]");
+        foreach (var skipped in campaign.Skipped)
+        {
+            AnsiConsole.MarkupLine($"[yellow]left out[/] {Markup.Escape(skipped)}");
+        }
+
         CampaignOutcome outcome;
         try
         {

@@ -21,7 +21,7 @@ public static class CampaignFile
         return reader.ReadToEnd();
     }
 
-    public static Campaign LoadPreset(string name, Testbed testbed) => Parse($"preset:{name}", PresetText(name), testbed);
+    public static Campaign LoadPreset(string name, Testbed testbed) => Parse($"preset:{name}", PresetText(name), testbed, skipUnsupported: true);
 
     public static Campaign Load(string path, Testbed testbed)
     {
@@ -33,8 +33,9 @@ public static class CampaignFile
         return Parse(path, File.ReadAllText(path), testbed);
     }
 
-    public static Campaign Parse(string file, string text, Testbed testbed)
+    public static Campaign Parse(string file, string text, Testbed testbed, bool skipUnsupported = false)
     {
+        var skipped = new List<string>();
         var root = new YamlFields(file, "", YamlFields.LoadDocument(file, text));
         var name = root.RequireString("campaign");
         var defaults = ReadPlanDefaults(root, testbed, null);
@@ -62,6 +63,12 @@ public static class CampaignFile
             {
                 var planned = WorkloadCatalog.Planned.TryGetValue(workloadName, out var why) ? $" ({why})" : "";
                 throw e.Error("workload", $"unknown workload '{workloadName}'{planned}; known: {string.Join(", ", WorkloadCatalog.All.Select(w => w.Name))}");
+            }
+
+            if (def.NeedsPeer && testbed.Peer is null && skipUnsupported)
+            {
+                skipped.Add($"{def.Name} (the testbed has no network peer)");
+                continue;
             }
 
             if (def.NeedsPeer && testbed.Peer is null)
@@ -106,7 +113,7 @@ public static class CampaignFile
         }
 
         root.RejectUnknown(["campaign", "interleave", "experiments", .. PlanKeys]);
-        return new Campaign(name, file, [.. experiments], interleave);
+        return new Campaign(name, file, [.. experiments], interleave) { Skipped = [.. skipped] };
     }
 
     private sealed record PlanDefaults(RoundPolicy Rounds, TimeSpan RoundTimeout, CpuScheme Scheme, ImmutableArray<string> Guests, bool Concurrent, int ProbeCopies);

@@ -125,4 +125,8 @@ public sealed record Campaign(
     string Name,
     string SourceFile,
     ImmutableArray<ExperimentPlan> Experiments,
-    InterleaveOptions Interleave);
+    InterleaveOptions Interleave)
+{
+    /// <summary>Experiments of a preset left out because the testbed lacks what they need (e.g. a network peer).</summary>
+    public ImmutableArray<string> Skipped { get; init; } = [];
+}

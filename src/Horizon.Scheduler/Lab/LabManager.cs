@@ -7,7 +7,7 @@ using System.Text.Json;
 namespace Horizon.Scheduler.Lab;
 
 /// <summary>What a lab is made of.</summary>
-public sealed record LabSpec(string Name = "hz", int Hosts = 1, bool Peer = true, int Subnet = 77)
+public sealed record LabSpec(string Name = "hz", int Hosts = 1, bool Peer = true, int Subnet = 77, int LxcGuests = 0, string? Rootfs = null)
 {
     public string Namespace(string role) => $"hz-{Name}-{role}";
 
@@ -27,12 +27,16 @@ public sealed class LabState
 
     public List<LabMachine> Machines { get; set; } = [];
 
+    public List<LabContainer> Containers { get; set; } = [];
+
     public string? TestbedFile { get; set; }
 }
 
 public sealed record LabProcess(int Pid, string Marker, string Role);
 
-public sealed record LabMachine(string Name, string Namespace, string Address, int SshPort, string HostKeyFingerprint, bool IsPeer);
+public sealed record LabContainer(string Name, string Namespace, string LxcPath);
+
+public sealed record LabMachine(string Name, string Namespace, string Address, int SshPort, string HostKeyFingerprint, bool IsPeer, string Platform = "native", string? Host = null);
 
 /// <summary>
 /// Builds and tears down, on this machine, test hosts and a network peer as network namespaces on one bridge, each
@@ -92,7 +96,8 @@ public sealed class LabManager(string directory)
                 var bridgePort = $"hz{spec.Subnet}b{octet}";
                 await Must($"ip netns exec {ctl} ip link add {bridgePort} type veth peer name eth0 netns {ns}", ct);
                 await Must($"ip netns exec {ctl} ip link set {bridgePort} master br0 up", ct);
-                await Must($"ip netns exec {ns} ip link set lo up && ip netns exec {ns} ip addr add {spec.Address(octet)}/24 dev eth0 && ip netns exec {ns} ip link set eth0 up", ct);
+                // A bridge in every machine: its own address lives there, and containers it hosts join the lab's subnet through it.
+                await Must($"ip netns exec {ns} ip link set lo up && ip netns exec {ns} ip link add br0 type bridge && ip netns exec {ns} ip link set eth0 master br0 && ip netns exec {ns} ip addr add {spec.Address(octet)}/24 dev br0 && ip netns exec {ns} ip link set eth0 up && ip netns exec {ns} ip link set br0 up", ct);
                 var hostKey = Path.Combine(dir, $"{name}_host_ed25519");
                 await Must($"ssh-keygen -q -t ed25519 -N '' -f {hostKey}", ct);
                 var fingerprint = (await Output($"ssh-keygen -lf {hostKey}.pub", ct)).Split(' ')[1];
@@ -121,6 +126,14 @@ public sealed class LabManager(string directory)
                 state.Processes.Add(new LabProcess(forwarder, $"TCP4-LISTEN:{port}", $"{name} ssh forwarder"));
                 state.Machines.Add(new LabMachine(name, ns, spec.Address(octet), port, fingerprint, isPeer));
                 Save(state);
+            }
+
+            for (var h = 1; h <= spec.Hosts; h++)
+            {
+                for (var k = 1; k <= spec.LxcGuests; k++)
+                {
+                    await StartLxcAsync(spec, state, dir, h, k, log, ct);
+                }
             }
 
             foreach (var m in state.Machines)
@@ -156,6 +169,12 @@ public sealed class LabManager(string directory)
                 log?.Invoke($"lab {name}: stopping {p.Role} (pid {p.Pid})");
                 await Sh($"kill -KILL -- -{p.Pid} 2>/dev/null || kill -KILL {p.Pid} 2>/dev/null; true", ct);
             }
+        }
+
+        foreach (var c in state.Containers)
+        {
+            log?.Invoke($"lab {name}: stopping container {c.Name}");
+            await Sh($"nsenter --net=/run/netns/{c.Namespace} lxc-stop -P {c.LxcPath} -n {c.Name} -k 2>/dev/null; true", ct);
         }
 
         foreach (var ns in Enumerable.Reverse(state.Namespaces))
@@ -195,15 +214,20 @@ public sealed class LabManager(string directory)
         sb.AppendLine(CultureInfo.InvariantCulture, $"  netns: {spec.Namespace("ctl")}");
         string Ssh(LabMachine m) => $"{{ address: 127.0.0.1, port: {m.SshPort}, user: root, key: {clientKey}, host_key: \"{m.HostKeyFingerprint}\" }}";
         sb.AppendLine("hosts:");
-        foreach (var m in state.Machines.Where(m => !m.IsPeer))
+        foreach (var m in state.Machines.Where(m => !m.IsPeer && m.Platform == "native"))
         {
             sb.AppendLine(CultureInfo.InvariantCulture, $"  - name: {m.Name}\n    platform: native\n    transport: ssh\n    ssh: {Ssh(m)}");
         }
 
         sb.AppendLine("guests:");
-        foreach (var m in state.Machines.Where(m => !m.IsPeer))
+        foreach (var m in state.Machines.Where(m => !m.IsPeer && m.Platform == "native"))
         {
             sb.AppendLine(CultureInfo.InvariantCulture, $"  - name: {m.Name}-native\n    host: {m.Name}\n    platform: native\n    vcpus: 1\n    workdir: /var/tmp/horizon-lab-{spec.Name}/{m.Name}\n    transport: ssh\n    ssh: {Ssh(m)}");
+        }
+
+        foreach (var m in state.Machines.Where(m => m.Platform == "lxc"))
+        {
+            sb.AppendLine(CultureInfo.InvariantCulture, $"  - name: {m.Name}\n    host: {m.Host}\n    platform: lxc\n    vcpus: 1\n    workdir: /var/tmp/horizon\n    transport: ssh\n    ssh: {Ssh(m)}");
         }
 
         if (state.Machines.FirstOrDefault(m => m.IsPeer) is { } peer)
@@ -213,6 +237,66 @@ public sealed class LabManager(string directory)
 
         return sb.ToString();
     }
+
+    /// <summary>An LXC container on a lab host: its own copy of the cached rootfs, sshd as init, a veth on the host's bridge.</summary>
+    private async Task StartLxcAsync(LabSpec spec, LabState state, string dir, int host, int index, Action<string>? log, CancellationToken ct)
+    {
+        var rootfsCache = spec.Rootfs ?? throw new InvalidOperationException("LXC guests need the lab's root filesystem: scripts/build-rootfs.sh builds it (.cache/rootfs/bookworm)");
+        if (!File.Exists(Path.Combine(rootfsCache, ".horizon-rootfs")))
+        {
+            throw new InvalidOperationException($"no root filesystem at {rootfsCache}: run scripts/build-rootfs.sh");
+        }
+
+        if (await Sh("command -v lxc-start", ct) != 0)
+        {
+            throw new InvalidOperationException("LXC guests need LXC: apt-get install lxc");
+        }
+
+        var name = $"host{host}-lxc{index}";
+        var address = spec.Address(100 + ((host - 1) * 10) + index);
+        var hostNs = spec.Namespace($"host{host}");
+        log?.Invoke($"lab {spec.Name}: {name} ({address}), LXC on host{host}");
+        var lxcPath = Path.Combine(dir, "lxc");
+        var rootfs = Path.Combine(lxcPath, name, "rootfs");
+        System.IO.Directory.CreateDirectory(Path.GetDirectoryName(rootfs)!);
+        state.Containers.Add(new LabContainer(name, hostNs, lxcPath));
+        Save(state);
+        await Must($"cp -a --reflink=auto {rootfsCache} {rootfs}", ct);
+        await Must($"chroot {rootfs} ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key", ct);
+        var fingerprint = (await Output($"ssh-keygen -lf {rootfs}/etc/ssh/ssh_host_ed25519_key.pub", ct)).Split(' ')[1];
+        System.IO.Directory.CreateDirectory($"{rootfs}/root/.ssh");
+        File.Copy(Path.Combine(dir, "authorized_keys"), $"{rootfs}/root/.ssh/authorized_keys", overwrite: true);
+        await File.WriteAllTextAsync($"{rootfs}/etc/ssh/sshd_config.d/horizon.conf", "PermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nHostKey /etc/ssh/ssh_host_ed25519_key\n", ct);
+        await File.WriteAllTextAsync($"{rootfs}/horizon-init", "#!/bin/sh\nmkdir -p /run/sshd\nexec /usr/sbin/sshd -D -e\n", ct);
+        await Must($"chmod +x {rootfs}/horizon-init", ct);
+        await File.WriteAllTextAsync(Path.Combine(lxcPath, name, "config"), $"""
+            lxc.uts.name = {name}
+            lxc.rootfs.path = dir:{rootfs}
+            lxc.include = /usr/share/lxc/config/common.conf
+            lxc.apparmor.profile = unconfined
+            lxc.net.0.type = veth
+            lxc.net.0.veth.pair = {Veth(spec, host, index)}
+            lxc.net.0.flags = up
+            lxc.net.0.name = eth0
+            lxc.net.0.ipv4.address = {address}/24
+            lxc.init.cmd = /horizon-init
+            lxc.mount.entry = /usr/src usr/src none bind,ro,create=dir 0 0
+            lxc.cgroup.cpuset.cpus = 0-{Environment.ProcessorCount - 1}
+            lxc.cgroup.cpuset.mems = 0
+            lxc.log.file = {lxcPath}/{name}.log
+            """, ct);
+        // nsenter, not `ip netns exec`: the latter remounts /sys, which hides the cgroup hierarchy LXC needs. LXC checks a
+        // bridge through /sys too, so the container's veth joins the host's bridge right after the start.
+        await Must($"nsenter --net=/run/netns/{hostNs} lxc-start -P {lxcPath} -n {name} -d", ct);
+        await Must($"ip netns exec {hostNs} ip link set {Veth(spec, host, index)} master br0 up", ct);
+        var port = FreePort();
+        var forwarder = Spawn($"exec socat TCP4-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork EXEC:'ip netns exec {hostNs} socat STDIO TCP4\\:{address}\\:22'");
+        state.Processes.Add(new LabProcess(forwarder, $"TCP4-LISTEN:{port}", $"{name} ssh forwarder"));
+        state.Machines.Add(new LabMachine(name, hostNs, address, port, fingerprint, false, "lxc", $"host{host}"));
+        Save(state);
+    }
+
+    private static string Veth(LabSpec spec, int host, int index) => $"hz{spec.Subnet}l{host}x{index}";
 
     private async Task Netns(LabState state, string ns, CancellationToken ct)
     {
