@@ -8,6 +8,7 @@ rm -rf "$results"
 mkdir -p "$results"
 # The lab's LXC guests boot from a cached Debian root filesystem (built once, ~1-4 minutes, under .cache/).
 scripts/build-rootfs.sh || { echo "0 passed, 1 failed"; exit 1; }
+scripts/build-vm.sh || { echo "0 passed, 1 failed"; exit 1; }
 dotnet build Horizon.Aspire.sln -c Release -nologo -v quiet || { echo "0 passed, 1 failed"; exit 1; }
 dotnet test --solution Horizon.Aspire.sln -c Release --no-build --report-trx --results-directory "$results"
 status=$?

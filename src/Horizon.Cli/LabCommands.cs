@@ -30,6 +30,14 @@ public sealed class LabUpCommand : AsyncCommand<LabUpCommand.Settings>
         [Description("LXC guests per host (needs the rootfs: scripts/build-rootfs.sh). Default 0.")]
         public int Lxc { get; init; }
 
+        [CommandOption("--qemu <N>")]
+        [Description("QEMU (TCG) guests per host (needs scripts/build-rootfs.sh and scripts/build-vm.sh). Default 0.")]
+        public int Qemu { get; init; }
+
+        [CommandOption("--vm-kernel <DIR>")]
+        [Description("Kernel and initramfs for QEMU guests (default .cache/vm).")]
+        public string VmKernel { get; init; } = ".cache/vm";
+
         [CommandOption("--rootfs <DIR>")]
         [Description("Root filesystem for LXC guests (default .cache/rootfs/bookworm).")]
         public string Rootfs { get; init; } = ".cache/rootfs/bookworm";
@@ -48,7 +56,7 @@ public sealed class LabUpCommand : AsyncCommand<LabUpCommand.Settings>
 
         try
         {
-            var state = await settings.Manager.UpAsync(new LabSpec(settings.Name, settings.Hosts, !settings.NoPeer, settings.Subnet, settings.Lxc, Path.GetFullPath(settings.Rootfs)), m => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(m)}[/]"), cancellationToken);
+            var state = await settings.Manager.UpAsync(new LabSpec(settings.Name, settings.Hosts, !settings.NoPeer, settings.Subnet, settings.Lxc, Path.GetFullPath(settings.Rootfs), settings.Qemu, Path.GetFullPath(settings.VmKernel)), m => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(m)}[/]"), cancellationToken);
             AnsiConsole.MarkupLine($"lab [bold]{settings.Name}[/] is up: {state.Machines.Count} machine(s). Testbed: [bold]{Markup.Escape(state.TestbedFile!)}[/]");
             AnsiConsole.MarkupLine($"  horizon run -t {Markup.Escape(state.TestbedFile!)}");
             return 0;

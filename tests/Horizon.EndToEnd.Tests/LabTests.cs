@@ -12,7 +12,9 @@ public sealed class LabTests
 
     private static readonly string Rootfs = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "../../../../.cache/rootfs/bookworm"));
 
-    private static LabSpec NewSpec() => new($"t{Random.Shared.Next(0x1000, 0xffff):x}", 1, true, Random.Shared.Next(100, 200), 0, Rootfs);
+    private static readonly string VmKernel = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "../../../../.cache/vm"));
+
+    private static LabSpec NewSpec() => new($"t{Random.Shared.Next(0x1000, 0xffff):x}", 1, true, Random.Shared.Next(100, 200), 0, Rootfs, 0, VmKernel);
 
     private static async Task<string> Sh(string command)
     {
@@ -28,10 +30,10 @@ public sealed class LabTests
     private static bool Alive(int pid) => File.Exists($"/proc/{pid}/status") && !File.ReadAllText($"/proc/{pid}/status").Contains("State:\tZ");
 
     [Fact]
-    public async Task A_lab_host_and_its_lxc_guest_run_workloads_over_ssh_with_probes_and_iperf_to_the_peer_then_leave_nothing_behind()
+    public async Task A_lab_host_its_lxc_container_and_its_qemu_vm_run_workloads_over_ssh_with_probes_and_iperf_to_the_peer_then_leave_nothing_behind()
     {
         var dir = Path.Combine(Path.GetTempPath(), "horizon-lab-" + Guid.NewGuid().ToString("N")[..8]);
-        var spec = NewSpec() with { LxcGuests = 1 };
+        var spec = NewSpec() with { LxcGuests = 1, QemuGuests = 1 };
         var manager = new LabManager(dir);
         LabState state;
         try
@@ -48,6 +50,8 @@ public sealed class LabTests
                     experiments:
                       - workload: command
                         run: sleep 0.2; ip -o -4 addr show dev eth0
+                      - workload: superpi
+                        digits: 20000
                       - workload: iperf-udp
                         rate: 50M
                         duration: 1s
@@ -57,18 +61,25 @@ public sealed class LabTests
                         duration: 1s
                     """, testbed);
                 Assert.True(outcome.AllCompleted, string.Join("; ", outcome.Experiments.Select(x => x.Note)));
-                Assert.Equal(6, results.Length);
-                Assert.Equal(["lxc", "native"], results.Select(e => e.Platform).Distinct().Order());
+                Assert.Equal(12, results.Length);
+                Assert.Equal(["lxc", "native", "qemu"], results.Select(e => e.Platform).Distinct().Order());
                 foreach (var command in results.Where(e => e.Workload == "command"))
                 {
-                    Assert.All(command.Rounds, r => Assert.InRange(r.Seconds!.Value, 0.2, 0.26));
+                    // A software-emulated VM's timer and fork are slow; the others add only milliseconds.
+                    var upper = command.Platform == "qemu" ? 0.6 : 0.26;
+                    Assert.All(command.Rounds.Where(r => r.Measured), r => Assert.InRange(r.Seconds!.Value, 0.2, upper));
                     Assert.Contains("ssh root@127.0.0.1", command.EnvironmentJson);
                 }
+
+                var superpi = results.Where(e => e.Workload == "superpi").ToDictionary(e => e.Platform, e => e.Statistics!.Mean);
+                // TCG emulation is an order of magnitude slower than native; the container is close to native.
+                Assert.True(superpi["qemu"] > 3 * superpi["native"], $"qemu {superpi["qemu"]} vs native {superpi["native"]}");
 
                 // The container's rows carry their ratio to the lab host's native run.
                 var rows = Horizon.Reports.ResultsTable.Build(results);
                 Assert.All(rows.Where(r => r.Experiment.Platform == "lxc"), r => Assert.NotNull(r.RatioToBaseline));
-                Assert.All(results.Where(e => e.Workload == "iperf-udp").SelectMany(e => e.Rounds), r => Assert.InRange(r.Metrics!["throughput_mbps"], 40, 52));
+                Assert.All(results.Where(e => e.Workload == "iperf-udp").SelectMany(e => e.Rounds.Where(r => r.Measured)), r => Assert.InRange(r.Metrics!["throughput_mbps"], 40, 52));
+                Assert.All(results, e => Assert.Equal(3, e.Rounds.Count(r => r.Measured)));
                 Assert.Contains("in network namespace", lab.Controller!.Timing.TimestampDescription);
             }
 

@@ -57,9 +57,11 @@ public sealed class IperfUdpWorkload : WorkloadDefinition
     public override PeerService Peer(WorkloadSpec spec)
     {
         var port = spec.GetLong("port");
+        // Supervised: an iperf3 server exits on some client errors; a failed round must not fail every round after it.
+        var pidFile = $"/tmp/horizon-iperf3-{port}.pid";
         return new PeerService(
-            $"iperf3 -s -p {port} -D --pidfile /tmp/horizon-iperf3-{port}.pid && sleep 0.3",
-            $"[ -f /tmp/horizon-iperf3-{port}.pid ] && kill $(cat /tmp/horizon-iperf3-{port}.pid) 2>/dev/null; rm -f /tmp/horizon-iperf3-{port}.pid; true",
+            $"setsid bash -c 'while :; do iperf3 -s -p {port} > /dev/null 2>&1; sleep 0.2; done' < /dev/null > /dev/null 2>&1 & echo $! > {pidFile}; sleep 0.5; kill -0 $(cat {pidFile})",
+            $"[ -f {pidFile} ] && kill -TERM -- -$(cat {pidFile}) 2>/dev/null; rm -f {pidFile}; true",
             $"iperf3 server on port {port}");
     }
 

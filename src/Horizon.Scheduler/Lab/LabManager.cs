@@ -7,7 +7,7 @@ using System.Text.Json;
 namespace Horizon.Scheduler.Lab;
 
 /// <summary>What a lab is made of.</summary>
-public sealed record LabSpec(string Name = "hz", int Hosts = 1, bool Peer = true, int Subnet = 77, int LxcGuests = 0, string? Rootfs = null)
+public sealed record LabSpec(string Name = "hz", int Hosts = 1, bool Peer = true, int Subnet = 77, int LxcGuests = 0, string? Rootfs = null, int QemuGuests = 0, string? VmKernel = null)
 {
     public string Namespace(string role) => $"hz-{Name}-{role}";
 
@@ -134,6 +134,11 @@ public sealed class LabManager(string directory)
                 {
                     await StartLxcAsync(spec, state, dir, h, k, log, ct);
                 }
+
+                for (var k = 1; k <= spec.QemuGuests; k++)
+                {
+                    await StartQemuAsync(spec, state, dir, h, k, log, ct);
+                }
             }
 
             foreach (var m in state.Machines)
@@ -225,9 +230,9 @@ public sealed class LabManager(string directory)
             sb.AppendLine(CultureInfo.InvariantCulture, $"  - name: {m.Name}-native\n    host: {m.Name}\n    platform: native\n    vcpus: 1\n    workdir: /var/tmp/horizon-lab-{spec.Name}/{m.Name}\n    transport: ssh\n    ssh: {Ssh(m)}");
         }
 
-        foreach (var m in state.Machines.Where(m => m.Platform == "lxc"))
+        foreach (var m in state.Machines.Where(m => m.Platform is "lxc" or "qemu"))
         {
-            sb.AppendLine(CultureInfo.InvariantCulture, $"  - name: {m.Name}\n    host: {m.Host}\n    platform: lxc\n    vcpus: 1\n    workdir: /var/tmp/horizon\n    transport: ssh\n    ssh: {Ssh(m)}");
+            sb.AppendLine(CultureInfo.InvariantCulture, $"  - name: {m.Name}\n    host: {m.Host}\n    platform: {m.Platform}\n    vcpus: 1\n    workdir: /var/tmp/horizon\n    transport: ssh\n    ssh: {Ssh(m)}");
         }
 
         if (state.Machines.FirstOrDefault(m => m.IsPeer) is { } peer)
@@ -298,6 +303,71 @@ public sealed class LabManager(string directory)
 
     private static string Veth(LabSpec spec, int host, int index) => $"hz{spec.Subnet}l{host}x{index}";
 
+    /// <summary>
+    /// A QEMU full-system guest (TCG here: no KVM) booting Debian's kernel through the lab's busybox initramfs, with a root
+    /// disk made from the same rootfs, on a tap device on the host's bridge.
+    /// </summary>
+    private async Task StartQemuAsync(LabSpec spec, LabState state, string dir, int host, int index, Action<string>? log, CancellationToken ct)
+    {
+        var rootfsCache = spec.Rootfs ?? throw new InvalidOperationException("QEMU guests need the lab's root filesystem: scripts/build-rootfs.sh");
+        var kernel = spec.VmKernel ?? throw new InvalidOperationException("QEMU guests need the lab's VM kernel: scripts/build-vm.sh");
+        if (!File.Exists(Path.Combine(rootfsCache, ".horizon-rootfs")) || !File.Exists(Path.Combine(kernel, ".horizon-vm")))
+        {
+            throw new InvalidOperationException($"QEMU guests need {rootfsCache} and {kernel}: run scripts/build-rootfs.sh and scripts/build-vm.sh");
+        }
+
+        if (await Sh("command -v qemu-system-x86_64 && command -v mkfs.ext4", ct) != 0)
+        {
+            throw new InvalidOperationException("QEMU guests need qemu-system-x86_64 and mkfs.ext4: apt-get install qemu-system-x86 e2fsprogs");
+        }
+
+        var name = $"host{host}-qemu{index}";
+        var address = spec.Address(150 + ((host - 1) * 10) + index);
+        var hostNs = spec.Namespace($"host{host}");
+        log?.Invoke($"lab {spec.Name}: {name} ({address}), QEMU (TCG) on host{host}");
+        var vmDir = Path.Combine(dir, "qemu", name);
+        var staging = Path.Combine(vmDir, "staging");
+        System.IO.Directory.CreateDirectory(vmDir);
+        await Must($"cp -a --reflink=auto {rootfsCache} {staging}", ct);
+        await Must($"chroot {staging} ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key", ct);
+        var fingerprint = (await Output($"ssh-keygen -lf {staging}/etc/ssh/ssh_host_ed25519_key.pub", ct)).Split(' ')[1];
+        System.IO.Directory.CreateDirectory($"{staging}/root/.ssh");
+        File.Copy(Path.Combine(dir, "authorized_keys"), $"{staging}/root/.ssh/authorized_keys", overwrite: true);
+        await File.WriteAllTextAsync($"{staging}/etc/ssh/sshd_config.d/horizon.conf", "PermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nHostKey /etc/ssh/ssh_host_ed25519_key\n", ct);
+        // The kernel-build workload's source, as Debian's linux-source puts it on the host.
+        await Sh($"mkdir -p {staging}/usr/src && cp /usr/src/linux-source-*.tar.* {staging}/usr/src/ 2>/dev/null; true", ct);
+        await File.WriteAllTextAsync($"{staging}/horizon-vm-init", """
+            #!/bin/bash
+            mount -t proc proc /proc; mount -t sysfs sys /sys
+            mkdir -p /dev/pts /dev/shm; mount -t devpts devpts /dev/pts; mount -t tmpfs tmpfs /run; mount -t tmpfs tmpfs /tmp; mount -t tmpfs tmpfs /dev/shm
+            hostname "$(sed -n 's/.*hz_name=\([^ ]*\).*/\1/p' /proc/cmdline)"
+            ip link set lo up; ip addr add "$(sed -n 's/.*hz_ip=\([^ ]*\).*/\1/p' /proc/cmdline)" dev eth0; ip link set eth0 up
+            # Room for the socket buffers the network workloads ask for (this guest kernel's own setting).
+            echo 8388608 > /proc/sys/net/core/rmem_max; echo 8388608 > /proc/sys/net/core/wmem_max
+            mkdir -p /run/sshd; /usr/sbin/sshd -e
+            echo "horizon: guest up"
+            while :; do wait; sleep 1; done
+            """, ct);
+        await Must($"chmod +x {staging}/horizon-vm-init", ct);
+        var disk = Path.Combine(vmDir, "root.ext4");
+        await Must($"mkfs.ext4 -q -d {staging} {disk} 4G && rm -rf {staging}", ct);
+        var tap = $"hz{spec.Subnet}q{host}x{index}";
+        await Must($"ip netns exec {hostNs} ip tuntap add {tap} mode tap && ip netns exec {hostNs} ip link set {tap} master br0 up", ct);
+        var pidFile = Path.Combine(vmDir, "qemu.pid");
+        await Must(
+            $"nsenter --net=/run/netns/{hostNs} qemu-system-x86_64 -name {name} -accel tcg,thread=multi -machine q35 -cpu max -smp 1 -m 1024 " +
+            $"-kernel {kernel}/vmlinuz -initrd {kernel}/initrd.img -append 'console=ttyS0 root=/dev/vda rw net.ifnames=0 quiet hz_ip={address}/24 hz_name={name}' " +
+            $"-drive file={disk},if=virtio,format=raw,cache=unsafe -netdev tap,id=n0,ifname={tap},script=no,downscript=no -device virtio-net-pci,netdev=n0 " +
+            $"-display none -serial file:{vmDir}/console.log -qmp unix:{vmDir}/qmp.sock,server,nowait -daemonize -pidfile {pidFile}", ct);
+        var pid = int.Parse((await File.ReadAllTextAsync(pidFile, ct)).Trim(), CultureInfo.InvariantCulture);
+        state.Processes.Add(new LabProcess(pid, disk, $"{name} qemu"));
+        var port = FreePort();
+        var forwarder = Spawn($"exec socat TCP4-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork EXEC:'ip netns exec {hostNs} socat STDIO TCP4\\:{address}\\:22'");
+        state.Processes.Add(new LabProcess(forwarder, $"TCP4-LISTEN:{port}", $"{name} ssh forwarder"));
+        state.Machines.Add(new LabMachine(name, hostNs, address, port, fingerprint, false, "qemu", $"host{host}"));
+        Save(state);
+    }
+
     private async Task Netns(LabState state, string ns, CancellationToken ct)
     {
         if (File.Exists($"/run/netns/{ns}"))
@@ -318,10 +388,10 @@ public sealed class LabManager(string directory)
 
     private static async Task WaitForSsh(LabMachine m, CancellationToken ct)
     {
-        var until = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(m.Platform == "qemu" ? 180 : 30);
         while (DateTime.UtcNow < until)
         {
-            if (await Sh($"ip netns exec {m.Namespace} bash -c 'exec 3<>/dev/tcp/{m.Address}/22' 2>/dev/null", ct) == 0)
+            if (await Sh($"ip netns exec {m.Namespace} timeout 5 bash -c 'exec 3<>/dev/tcp/{m.Address}/22 && read -t 4 banner <&3' 2>/dev/null", ct) == 0)
             {
                 return;
             }
@@ -329,7 +399,7 @@ public sealed class LabManager(string directory)
             await Task.Delay(100, ct);
         }
 
-        throw new InvalidOperationException($"sshd in {m.Namespace} did not start");
+        throw new InvalidOperationException($"sshd of {m.Name} ({m.Address}) did not answer");
     }
 
     /// <summary>Starts a long-lived process in its own session (it outlives this command); returns its pid.</summary>
