@@ -99,6 +99,11 @@ public sealed class LabStatusCommand : Command<LabSettings>
             AnsiConsole.MarkupLine($"  {p.Role,-24} pid {p.Pid} {(Directory.Exists($"/proc/{p.Pid}") ? "[green]running[/]" : "[red]gone[/]")}");
         }
 
+        foreach (var (vm, threads) in state.VcpuThreads)
+        {
+            AnsiConsole.MarkupLine($"  {vm} vCPU threads: {string.Join(", ", threads)}");
+        }
+
         AnsiConsole.MarkupLine($"testbed: {Markup.Escape(state.TestbedFile ?? "(not written)")}");
         return 0;
     }

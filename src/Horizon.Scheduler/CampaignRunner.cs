@@ -30,6 +30,21 @@ public sealed class CampaignRunner(IGrainFactory grains, TimingService timing, T
     private readonly RunnerOptions options = options ?? RunnerOptions.Default;
     private readonly Dictionary<string, HostDescription> described = [];
     private readonly Dictionary<string, SharedPeerService> peerServices = [];
+    private readonly Dictionary<string, IGuestTransport> sessions = [];
+
+    /// <summary>One long-lived session per guest for the whole campaign (SSH: one connection, reconnected on drop).</summary>
+    private IGuestTransport Session(GuestSpec guest)
+    {
+        lock (sessions)
+        {
+            if (!sessions.TryGetValue(guest.Name, out var session))
+            {
+                sessions[guest.Name] = session = Transports.For(guest);
+            }
+
+            return session;
+        }
+    }
 
     public async Task<CampaignOutcome> RunAsync(Campaign campaign, CancellationToken ct = default)
     {
@@ -46,7 +61,7 @@ public sealed class CampaignRunner(IGrainFactory grains, TimingService timing, T
                 plan.Rounds.TargetRelativeHalfWidth, plan.RoundTimeout.TotalSeconds, i, WorkloadCatalog.Get(plan.Workload.Name).PrimaryMetric.Name);
             var grain = grains.GetGrain<IExperimentGrain>(def.Id);
             var snapshot = await grain.Define(def);
-            runs.Add(new ExperimentRun(plan, def, grain, guests, snapshot));
+            runs.Add(new ExperimentRun(plan, def, grain, guests, snapshot) { Sessions = Session });
         }
 
         foreach (var run in runs.Where(r => r.Snapshot.Status is ExperimentStatus.Completed or ExperimentStatus.Failed))
@@ -56,41 +71,53 @@ public sealed class CampaignRunner(IGrainFactory grains, TimingService timing, T
             progress.Message($"{run.Definition.Key}: already {run.Snapshot.Status.ToString().ToLowerInvariant()} ({run.Snapshot.Measured} rounds measured), skipped");
         }
 
-        var pass = 0;
-        var sequence = (await campaignGrain.RunOrder()).Length;
-        while (runs.Any(r => !r.Done))
+        try
         {
-            ct.ThrowIfCancellationRequested();
-            var random = new Random(HashCode.Combine(campaign.Interleave.Seed, pass++));
-            var order = runs.Where(r => !r.Done).OrderBy(_ => random.Next()).ToList();
-            foreach (var run in order)
+            var pass = 0;
+            var sequence = (await campaignGrain.RunOrder()).Length;
+            while (runs.Any(r => !r.Done))
             {
                 ct.ThrowIfCancellationRequested();
-                if (!run.Prepared)
+                var random = new Random(HashCode.Combine(campaign.Interleave.Seed, pass++));
+                var order = runs.Where(r => !r.Done).OrderBy(_ => random.Next()).ToList();
+                foreach (var run in order)
                 {
-                    if (!await PrepareAsync(run, ct))
+                    ct.ThrowIfCancellationRequested();
+                    if (!run.Prepared)
                     {
-                        continue;
+                        if (!await PrepareAsync(run, ct))
+                        {
+                            continue;
+                        }
+                    }
+
+                    var count = Math.Min(campaign.Interleave.BlockRounds, Math.Max(1, run.Plan.Rounds.Max - run.Snapshot.Measured));
+                    var first = await run.Grain.ReserveRounds(count);
+                    await campaignGrain.AppendRunOrder(run.Definition.Id, first, count);
+                    sequence++;
+                    try
+                    {
+                        await RunBlockAsync(run, first, count, ct);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        throw;
+                    }
+                    catch (Exception e) when (e is InvalidOperationException or IOException or NotSupportedException)
+                    {
+                        await FinishAsync(run, ExperimentStatus.Failed, e.Message, ct);
                     }
                 }
-
-                var count = Math.Min(campaign.Interleave.BlockRounds, Math.Max(1, run.Plan.Rounds.Max - run.Snapshot.Measured));
-                var first = await run.Grain.ReserveRounds(count);
-                await campaignGrain.AppendRunOrder(run.Definition.Id, first, count);
-                sequence++;
-                try
-                {
-                    await RunBlockAsync(run, first, count, ct);
-                }
-                catch (OperationCanceledException)
-                {
-                    throw;
-                }
-                catch (Exception e) when (e is InvalidOperationException or IOException or NotSupportedException)
-                {
-                    await FinishAsync(run, ExperimentStatus.Failed, e.Message, ct);
-                }
             }
+        }
+        finally
+        {
+            foreach (var session in sessions.Values)
+            {
+                await session.DisposeAsync();
+            }
+
+            sessions.Clear();
         }
 
         return new CampaignOutcome(campaign.Name, [.. runs.Select(r => (r.Definition, r.FinalStatus, r.Note))]);
@@ -539,8 +566,6 @@ public sealed class CampaignRunner(IGrainFactory grains, TimingService timing, T
 
     private sealed class ExperimentRun(ExperimentPlan plan, ExperimentDefinition definition, IExperimentGrain grain, ImmutableArray<GuestSpec> guests, ExperimentSnapshot snapshot)
     {
-        private readonly Dictionary<int, IGuestTransport> transports = [];
-
         public ExperimentPlan Plan { get; } = plan;
 
         public ExperimentDefinition Definition { get; } = definition;
@@ -573,14 +598,9 @@ public sealed class CampaignRunner(IGrainFactory grains, TimingService timing, T
 
         public string Workdir(int guest) => $"{Guests[guest].Workdir.TrimEnd('/')}/{Definition.Id:N}";
 
-        public IGuestTransport Transport(int guest)
-        {
-            if (!transports.TryGetValue(guest, out var t))
-            {
-                transports[guest] = t = Transports.For(Guests[guest]);
-            }
+        public Func<GuestSpec, IGuestTransport> Sessions { get; set; } = Transports.For;
 
-            return t;
-        }
+        /// <summary>The guest's session, shared by every experiment of the campaign.</summary>
+        public IGuestTransport Transport(int guest) => Sessions(Guests[guest]);
     }
 }

@@ -41,6 +41,14 @@ public sealed class LabTests
             state = await manager.UpAsync(spec, null, Ct);
             var testbed = TestbedFile.Load(state.TestbedFile!);
             Assert.Equal(spec.Namespace("ctl"), testbed.ProbeNetworkNamespace);
+            // The VM's vCPU thread, from QMP, is a thread of its QEMU process.
+            var qemu = state.Processes.Single(p => p.Role.EndsWith("qemu", StringComparison.Ordinal));
+            var vcpu = Assert.Single(state.VcpuThreads["host1-qemu1"]);
+            Assert.True(Directory.Exists($"/proc/{qemu.Pid}/task/{vcpu}"), $"thread {vcpu} is not in qemu pid {qemu.Pid}");
+            // The 1-vCPU container is pinned through its cpuset cgroup.
+            var container = state.Containers.Single();
+            var cpus = await Sh($"nsenter --net=/run/netns/{container.Namespace} lxc-cgroup -P {container.LxcPath} -n {container.Name} cpuset.cpus");
+            Assert.Equal(Environment.ProcessorCount > 1 ? "1" : "0", cpus.Trim());
             await using (var lab = await Lab.StartAsync(testbed.ProbeNetworkNamespace, testbed.ProbeAddress))
             {
                 var (outcome, results) = await lab.RunAsync("""

@@ -29,6 +29,9 @@ public sealed class LabState
 
     public List<LabContainer> Containers { get; set; } = [];
 
+    /// <summary>QEMU guests' vCPU thread ids on the host, from QMP (what CPU schemes pin).</summary>
+    public Dictionary<string, List<int>> VcpuThreads { get; set; } = [];
+
     public string? TestbedFile { get; set; }
 }
 
@@ -286,7 +289,7 @@ public sealed class LabManager(string directory)
             lxc.net.0.ipv4.address = {address}/24
             lxc.init.cmd = /horizon-init
             lxc.mount.entry = /usr/src usr/src none bind,ro,create=dir 0 0
-            lxc.cgroup.cpuset.cpus = 0-{Environment.ProcessorCount - 1}
+            lxc.cgroup.cpuset.cpus = {LxcCore(index)}
             lxc.cgroup.cpuset.mems = 0
             lxc.log.file = {lxcPath}/{name}.log
             """, ct);
@@ -302,6 +305,9 @@ public sealed class LabManager(string directory)
     }
 
     private static string Veth(LabSpec spec, int host, int index) => $"hz{spec.Subnet}l{host}x{index}";
+
+    /// <summary>The core a 1-vCPU container is pinned to (cpuset cgroup): core 0 stays with the host, containers take the rest in turn.</summary>
+    private static int LxcCore(int index) => Environment.ProcessorCount == 1 ? 0 : 1 + ((index - 1) % (Environment.ProcessorCount - 1));
 
     /// <summary>
     /// A QEMU full-system guest (TCG here: no KVM) booting Debian's kernel through the lab's busybox initramfs, with a root
@@ -361,6 +367,10 @@ public sealed class LabManager(string directory)
             $"-display none -serial file:{vmDir}/console.log -qmp unix:{vmDir}/qmp.sock,server,nowait -daemonize -pidfile {pidFile}", ct);
         var pid = int.Parse((await File.ReadAllTextAsync(pidFile, ct)).Trim(), CultureInfo.InvariantCulture);
         state.Processes.Add(new LabProcess(pid, disk, $"{name} qemu"));
+        Save(state);
+        var threads = await Qmp.VcpuThreadsAsync(Path.Combine(vmDir, "qmp.sock"), ct);
+        state.VcpuThreads[name] = threads;
+        log?.Invoke($"lab {spec.Name}: {name} vCPU threads (QMP query-cpus-fast): {string.Join(", ", threads)}");
         var port = FreePort();
         var forwarder = Spawn($"exec socat TCP4-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork EXEC:'ip netns exec {hostNs} socat STDIO TCP4\\:{address}\\:22'");
         state.Processes.Add(new LabProcess(forwarder, $"TCP4-LISTEN:{port}", $"{name} ssh forwarder"));
