@@ -373,9 +373,13 @@ public sealed class CampaignRunner(IGrainFactory grains, TimingService timing, T
         run.Snapshot = snapshot;
         if (stopRequested || snapshot.Measured >= run.Plan.Rounds.Max * run.Guests.Length || snapshot.NextRound >= run.Plan.Rounds.Max * 2)
         {
-            var failedAll = snapshot.Measured == 0;
-            await FinishAsync(run, failedAll ? ExperimentStatus.Failed : ExperimentStatus.Completed,
-                failedAll ? $"no round was measured; last failure: {run.LastFailure}" : null, ct);
+            // Done means the round policy was met; running out of attempts with fewer measured rounds is a failure.
+            var needed = run.Plan.Rounds.Min * run.Guests.Length;
+            var met = snapshot.Measured >= needed;
+            await FinishAsync(run, met ? ExperimentStatus.Completed : ExperimentStatus.Failed,
+                met ? null : snapshot.Measured == 0
+                    ? $"no round was measured; last failure: {run.LastFailure}"
+                    : $"only {snapshot.Measured} of {needed} rounds measured; last failure: {run.LastFailure}", ct);
         }
     }
 
