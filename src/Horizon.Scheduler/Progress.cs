@@ -5,32 +5,24 @@ namespace Horizon.Scheduler;
 /// <summary>What a campaign run tells its user while it runs.</summary>
 public interface IRunProgress
 {
-    void ExperimentStarted(ExperimentDefinition definition, ExperimentSnapshot snapshot);
+    void ExperimentStarted(ExperimentDefinition definition, ExperimentSnapshot snapshot)
+    {
+    }
 
-    void RoundRecorded(ExperimentDefinition definition, RoundRecord round, ExperimentSnapshot snapshot);
+    void RoundRecorded(ExperimentDefinition definition, RoundRecord round, ExperimentSnapshot snapshot)
+    {
+    }
 
-    void ExperimentFinished(ExperimentDefinition definition, ExperimentStatus status, string? note, ExperimentSnapshot snapshot);
+    void ExperimentFinished(ExperimentDefinition definition, ExperimentStatus status, string? note, ExperimentSnapshot snapshot)
+    {
+    }
 
-    void Message(string text);
+    void Message(string text)
+    {
+    }
 }
 
 public sealed class SilentProgress : IRunProgress
 {
     public static SilentProgress Instance { get; } = new();
-
-    public void ExperimentStarted(ExperimentDefinition definition, ExperimentSnapshot snapshot)
-    {
-    }
-
-    public void RoundRecorded(ExperimentDefinition definition, RoundRecord round, ExperimentSnapshot snapshot)
-    {
-    }
-
-    public void ExperimentFinished(ExperimentDefinition definition, ExperimentStatus status, string? note, ExperimentSnapshot snapshot)
-    {
-    }
-
-    public void Message(string text)
-    {
-    }
 }

@@ -121,10 +121,6 @@ public sealed class FaultTests
     {
         private int seen;
 
-        public void ExperimentStarted(ExperimentDefinition definition, ExperimentSnapshot snapshot)
-        {
-        }
-
         public void RoundRecorded(ExperimentDefinition definition, RoundRecord round, ExperimentSnapshot snapshot)
         {
             if (Interlocked.Increment(ref seen) == rounds)
@@ -132,14 +128,6 @@ public sealed class FaultTests
                 using var p = Process.Start("bash", ["-c", $"kill -KILL -- -$(cat /tmp/horizon-iperf3-{port}.pid)"]);
                 p.WaitForExit();
             }
-        }
-
-        public void ExperimentFinished(ExperimentDefinition definition, ExperimentStatus status, string? note, ExperimentSnapshot snapshot)
-        {
-        }
-
-        public void Message(string text)
-        {
         }
     }
 

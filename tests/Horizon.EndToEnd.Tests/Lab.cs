@@ -96,23 +96,11 @@ public sealed class CancelAfter(int rounds, CancellationTokenSource cts) : IRunP
 {
     private int seen;
 
-    public void ExperimentStarted(ExperimentDefinition definition, ExperimentSnapshot snapshot)
-    {
-    }
-
     public void RoundRecorded(ExperimentDefinition definition, RoundRecord round, ExperimentSnapshot snapshot)
     {
         if (Interlocked.Increment(ref seen) == rounds)
         {
             cts.Cancel();
         }
-    }
-
-    public void ExperimentFinished(ExperimentDefinition definition, ExperimentStatus status, string? note, ExperimentSnapshot snapshot)
-    {
-    }
-
-    public void Message(string text)
-    {
     }
 }

@@ -127,17 +127,5 @@ internal sealed class Notices : IRunProgress
 {
     public System.Collections.Concurrent.ConcurrentQueue<string> Messages { get; } = new();
 
-    public void ExperimentStarted(Grains.ExperimentDefinition definition, Grains.ExperimentSnapshot snapshot)
-    {
-    }
-
-    public void RoundRecorded(Grains.ExperimentDefinition definition, Grains.RoundRecord round, Grains.ExperimentSnapshot snapshot)
-    {
-    }
-
-    public void ExperimentFinished(Grains.ExperimentDefinition definition, Grains.ExperimentStatus status, string? note, Grains.ExperimentSnapshot snapshot)
-    {
-    }
-
     public void Message(string text) => Messages.Enqueue(text);
 }

@@ -124,9 +124,7 @@ public sealed class LabManager(string directory)
                 var sshd = Spawn($"ip netns exec {ns} unshare --mount --propagation private sh -c 'mount --bind {dir}/empty /root && exec /usr/sbin/sshd -D -f {config} -E {dir}/{name}_sshd.log'");
                 state.Processes.Add(new LabProcess(sshd, sshdMarker, $"{name} sshd"));
                 Save(state);
-                var port = FreePort();
-                var forwarder = Spawn($"exec socat TCP4-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork EXEC:'ip netns exec {ns} socat STDIO TCP4\\:{spec.Address(octet)}\\:22'");
-                state.Processes.Add(new LabProcess(forwarder, $"TCP4-LISTEN:{port}", $"{name} ssh forwarder"));
+                var port = Forward(state, name, ns, spec.Address(octet));
                 state.Machines.Add(new LabMachine(name, ns, spec.Address(octet), port, fingerprint, isPeer));
                 Save(state);
             }
@@ -269,12 +267,7 @@ public sealed class LabManager(string directory)
         System.IO.Directory.CreateDirectory(Path.GetDirectoryName(rootfs)!);
         state.Containers.Add(new LabContainer(name, hostNs, lxcPath));
         Save(state);
-        await Must($"cp -a --reflink=auto {rootfsCache} {rootfs}", ct);
-        await Must($"chroot {rootfs} ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key", ct);
-        var fingerprint = (await Output($"ssh-keygen -lf {rootfs}/etc/ssh/ssh_host_ed25519_key.pub", ct)).Split(' ')[1];
-        System.IO.Directory.CreateDirectory($"{rootfs}/root/.ssh");
-        File.Copy(Path.Combine(dir, "authorized_keys"), $"{rootfs}/root/.ssh/authorized_keys", overwrite: true);
-        await File.WriteAllTextAsync($"{rootfs}/etc/ssh/sshd_config.d/horizon.conf", "PermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nHostKey /etc/ssh/ssh_host_ed25519_key\n", ct);
+        var fingerprint = await GuestRootAsync(rootfsCache, rootfs, dir, ct);
         await File.WriteAllTextAsync($"{rootfs}/horizon-init", "#!/bin/sh\nmkdir -p /run/sshd\nexec /usr/sbin/sshd -D -e\n", ct);
         await Must($"chmod +x {rootfs}/horizon-init", ct);
         await File.WriteAllTextAsync(Path.Combine(lxcPath, name, "config"), $"""
@@ -297,11 +290,29 @@ public sealed class LabManager(string directory)
         // bridge through /sys too, so the container's veth joins the host's bridge right after the start.
         await Must($"nsenter --net=/run/netns/{hostNs} lxc-start -P {lxcPath} -n {name} -d", ct);
         await Must($"ip netns exec {hostNs} ip link set {Veth(spec, host, index)} master br0 up", ct);
-        var port = FreePort();
-        var forwarder = Spawn($"exec socat TCP4-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork EXEC:'ip netns exec {hostNs} socat STDIO TCP4\\:{address}\\:22'");
-        state.Processes.Add(new LabProcess(forwarder, $"TCP4-LISTEN:{port}", $"{name} ssh forwarder"));
+        var port = Forward(state, name, hostNs, address);
         state.Machines.Add(new LabMachine(name, hostNs, address, port, fingerprint, false, "lxc", $"host{host}"));
         Save(state);
+    }
+
+    /// <summary>A guest's root: a copy of the cached rootfs with its own host key and the lab's client key; returns the key's fingerprint.</summary>
+    private static async Task<string> GuestRootAsync(string rootfsCache, string root, string labDir, CancellationToken ct)
+    {
+        await Must($"cp -a --reflink=auto {rootfsCache} {root}", ct);
+        await Must($"chroot {root} ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key", ct);
+        System.IO.Directory.CreateDirectory($"{root}/root/.ssh");
+        File.Copy(Path.Combine(labDir, "authorized_keys"), $"{root}/root/.ssh/authorized_keys", overwrite: true);
+        await File.WriteAllTextAsync($"{root}/etc/ssh/sshd_config.d/horizon.conf", "PermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nHostKey /etc/ssh/ssh_host_ed25519_key\n", ct);
+        return (await Output($"ssh-keygen -lf {root}/etc/ssh/ssh_host_ed25519_key.pub", ct)).Split(' ')[1];
+    }
+
+    /// <summary>A loopback port that leads to a machine's sshd inside the lab (socat; each connection enters the namespace).</summary>
+    private static int Forward(LabState state, string name, string ns, string address)
+    {
+        var port = FreePort();
+        var forwarder = Spawn($"exec socat TCP4-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork EXEC:'ip netns exec {ns} socat STDIO TCP4\\:{address}\\:22'");
+        state.Processes.Add(new LabProcess(forwarder, $"TCP4-LISTEN:{port}", $"{name} ssh forwarder"));
+        return port;
     }
 
     private static string Veth(LabSpec spec, int host, int index) => $"hz{spec.Subnet}l{host}x{index}";
@@ -334,12 +345,7 @@ public sealed class LabManager(string directory)
         var vmDir = Path.Combine(dir, "qemu", name);
         var staging = Path.Combine(vmDir, "staging");
         System.IO.Directory.CreateDirectory(vmDir);
-        await Must($"cp -a --reflink=auto {rootfsCache} {staging}", ct);
-        await Must($"chroot {staging} ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key", ct);
-        var fingerprint = (await Output($"ssh-keygen -lf {staging}/etc/ssh/ssh_host_ed25519_key.pub", ct)).Split(' ')[1];
-        System.IO.Directory.CreateDirectory($"{staging}/root/.ssh");
-        File.Copy(Path.Combine(dir, "authorized_keys"), $"{staging}/root/.ssh/authorized_keys", overwrite: true);
-        await File.WriteAllTextAsync($"{staging}/etc/ssh/sshd_config.d/horizon.conf", "PermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nHostKey /etc/ssh/ssh_host_ed25519_key\n", ct);
+        var fingerprint = await GuestRootAsync(rootfsCache, staging, dir, ct);
         // The kernel-build workload's source, as Debian's linux-source puts it on the host.
         // Extracted here, at native speed, into the workload's source cache: extracting 1.5 GB under TCG takes many minutes.
         await Sh($"for src in /usr/src/linux-source-*.tar.*; do [ -f \"$src\" ] || continue; mkdir -p {staging}/usr/src && cp \"$src\" {staging}/usr/src/; " +
@@ -373,9 +379,7 @@ public sealed class LabManager(string directory)
         var threads = await Qmp.VcpuThreadsAsync(Path.Combine(vmDir, "qmp.sock"), ct);
         state.VcpuThreads[name] = threads;
         log?.Invoke($"lab {spec.Name}: {name} vCPU threads (QMP query-cpus-fast): {string.Join(", ", threads)}");
-        var port = FreePort();
-        var forwarder = Spawn($"exec socat TCP4-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork EXEC:'ip netns exec {hostNs} socat STDIO TCP4\\:{address}\\:22'");
-        state.Processes.Add(new LabProcess(forwarder, $"TCP4-LISTEN:{port}", $"{name} ssh forwarder"));
+        var port = Forward(state, name, hostNs, address);
         state.Machines.Add(new LabMachine(name, hostNs, address, port, fingerprint, false, "qemu", $"host{host}"));
         Save(state);
     }
