@@ -31,6 +31,23 @@ public class CampaignSettings : DataSettings
     [Description("Built-in campaign: quick (small sizes) or study (the 2009 study's sizes). Default: quick.")]
     public string? Preset { get; init; }
 
+    /// <summary>Loads both files; on a mistake prints it (file:line:field) and returns false.</summary>
+    public bool TryLoad(out Testbed testbed, out Campaign campaign)
+    {
+        try
+        {
+            (testbed, campaign) = Load();
+            return true;
+        }
+        catch (ConfigException e)
+        {
+            Render.Error(e.Message);
+            testbed = null!;
+            campaign = null!;
+            return false;
+        }
+    }
+
     public (Testbed Testbed, Campaign Campaign) Load()
     {
         var testbed = Testbed is null ? TestbedFile.Default() : TestbedFile.Load(Testbed);

@@ -23,15 +23,9 @@ public sealed class RunCommand : AsyncCommand<RunCommand.Settings>
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        Testbed testbed;
-        Campaign campaign;
-        try
+        if (!settings.TryLoad(out var testbed, out var campaign))
         {
-            (testbed, campaign) = settings.Load();
-        }
-        catch (ConfigException e)
-        {
-            return Render.Error(e.Message);
+            return 2;
         }
 
         if (settings.Name is { Length: > 0 } name)

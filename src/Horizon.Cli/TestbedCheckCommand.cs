@@ -11,15 +11,9 @@ public sealed class TestbedCheckCommand : AsyncCommand<CampaignSettings>
 {
     public override async Task<int> ExecuteAsync(CommandContext context, CampaignSettings settings, CancellationToken cancellationToken)
     {
-        Testbed testbed;
-        Campaign campaign;
-        try
+        if (!settings.TryLoad(out var testbed, out var campaign))
         {
-            (testbed, campaign) = settings.Load();
-        }
-        catch (ConfigException e)
-        {
-            return Render.Error(e.Message);
+            return 2;
         }
 
         AnsiConsole.MarkupLine($"testbed [bold]{Markup.Escape(testbed.Name)}[/] ({Markup.Escape(testbed.SourceFile)}): {testbed.Hosts.Length} host(s), {testbed.Guests.Length} guest(s); probes to {testbed.ProbeAddress}");

@@ -86,7 +86,12 @@ public sealed class LabTests
                 // The container's rows carry their ratio to the lab host's native run.
                 var rows = Horizon.Reports.ResultsTable.Build(results);
                 Assert.All(rows.Where(r => r.Experiment.Platform == "lxc"), r => Assert.NotNull(r.RatioToBaseline));
-                Assert.All(results.Where(e => e.Workload == "iperf-udp").SelectMany(e => e.Rounds.Where(r => r.Measured)), r => Assert.InRange(r.Metrics!["throughput_mbps"], 40, 52));
+                foreach (var iperf in results.Where(e => e.Workload == "iperf-udp"))
+                {
+                    // iperf3 computes throughput on the guest's clock, which under TCG emulation is itself imprecise.
+                    var (low, high) = iperf.Platform == "qemu" ? (30.0, 70.0) : (40.0, 52.0);
+                    Assert.All(iperf.Rounds.Where(r => r.Measured), r => Assert.InRange(r.Metrics!["throughput_mbps"], low, high));
+                }
                 Assert.All(results, e => Assert.Equal(3, e.Rounds.Count(r => r.Measured)));
                 Assert.Contains("in network namespace", lab.Controller!.Timing.TimestampDescription);
             }

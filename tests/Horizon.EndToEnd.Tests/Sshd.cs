@@ -47,21 +47,8 @@ public sealed class Sshd : IAsyncDisposable
         File.Copy(Path.Combine(dir, "client_ed25519.pub"), Path.Combine(dir, "authorized_keys"));
         var fingerprint = (await Run("ssh-keygen", "-lf", Path.Combine(dir, "host_ed25519.pub"))).Split(' ')[1];
         var port = FreePort();
-        await File.WriteAllTextAsync(Path.Combine(dir, "sshd_config"), $"""
-            ListenAddress 127.0.0.1
-            Port {port}
-            HostKey {dir}/host_ed25519
-            PidFile {dir}/sshd.pid
-            AuthorizedKeysFile {dir}/authorized_keys
-            PasswordAuthentication no
-            KbdInteractiveAuthentication no
-            UsePAM no
-            StrictModes no
-            PermitRootLogin prohibit-password
-            Subsystem sftp internal-sftp
-            LogLevel ERROR
-            MaxStartups 50
-            """);
+        await File.WriteAllTextAsync(Path.Combine(dir, "sshd_config"), Scheduler.Lab.LabManager.SshdConfig(
+            "127.0.0.1", port, $"{dir}/host_ed25519", $"{dir}/sshd.pid", $"{dir}/authorized_keys"));
         var start = new ProcessStartInfo("unshare") { UseShellExecute = false, RedirectStandardError = true };
         foreach (var a in new[] { "--mount", "--propagation", "private", "sh", "-c", $"mount --bind {dir}/empty /root && exec /usr/sbin/sshd -D -f {dir}/sshd_config -E {dir}/sshd.log" })
         {

@@ -105,21 +105,7 @@ public sealed class LabManager(string directory)
                 await Must($"ssh-keygen -q -t ed25519 -N '' -f {hostKey}", ct);
                 var fingerprint = (await Output($"ssh-keygen -lf {hostKey}.pub", ct)).Split(' ')[1];
                 var config = Path.Combine(dir, $"{name}_sshd_config");
-                await File.WriteAllTextAsync(config, $"""
-                    ListenAddress {spec.Address(octet)}
-                    Port 22
-                    HostKey {hostKey}
-                    PidFile {dir}/{name}_sshd.pid
-                    AuthorizedKeysFile {dir}/authorized_keys
-                    PasswordAuthentication no
-                    KbdInteractiveAuthentication no
-                    UsePAM no
-                    StrictModes no
-                    PermitRootLogin prohibit-password
-                    Subsystem sftp internal-sftp
-                    LogLevel ERROR
-                    MaxStartups 50
-                    """, ct);
+                await File.WriteAllTextAsync(config, SshdConfig(spec.Address(octet), 22, hostKey, $"{dir}/{name}_sshd.pid", $"{dir}/authorized_keys"), ct);
                 var sshdMarker = $"{config}";
                 var sshd = Spawn($"ip netns exec {ns} unshare --mount --propagation private sh -c 'mount --bind {dir}/empty /root && exec /usr/sbin/sshd -D -f {config} -E {dir}/{name}_sshd.log'");
                 state.Processes.Add(new LabProcess(sshd, sshdMarker, $"{name} sshd"));
@@ -294,6 +280,23 @@ public sealed class LabManager(string directory)
         state.Machines.Add(new LabMachine(name, hostNs, address, port, fingerprint, false, "lxc", $"host{host}"));
         Save(state);
     }
+
+    /// <summary>An sshd of the lab's own: key-only, one host key, its files in the lab directory (no PAM, no system config).</summary>
+    public static string SshdConfig(string listenAddress, int port, string hostKey, string pidFile, string authorizedKeys) => $"""
+        ListenAddress {listenAddress}
+        Port {port}
+        HostKey {hostKey}
+        PidFile {pidFile}
+        AuthorizedKeysFile {authorizedKeys}
+        PasswordAuthentication no
+        KbdInteractiveAuthentication no
+        UsePAM no
+        StrictModes no
+        PermitRootLogin prohibit-password
+        Subsystem sftp internal-sftp
+        LogLevel ERROR
+        MaxStartups 50
+        """;
 
     /// <summary>A guest's root: a copy of the cached rootfs with its own host key and the lab's client key; returns the key's fingerprint.</summary>
     private static async Task<string> GuestRootAsync(string rootfsCache, string root, string labDir, CancellationToken ct)
