@@ -24,6 +24,7 @@ app.Configure(config =>
     {
         bench.SetDescription("Benchmarks of Horizon's own measurement path.");
         bench.AddCommand<BenchProbesCommand>("probes").WithDescription("Probe timestamp delay (idle and loaded) and the lossless authenticated-probe rate.");
+        bench.AddCommand<BenchScaleCommand>("scale").WithDescription("N simulated guests' probes through timing into the grains: loss, arrival-to-recorded delay, memory per guest.");
     });
 });
 return await app.RunAsync(args);

@@ -42,6 +42,15 @@ public sealed class CliTests
     }
 
     [Fact]
+    public async Task Bench_scale_records_every_simulated_round()
+    {
+        var (code, output) = await Horizon("bench", "scale", "--guests", "50,150", "--rounds", "2", "--round-seconds", "0.5");
+        Assert.Equal(0, code);
+        Assert.Contains("guests=50 probes_sent=200 accepted=200 lost=0 rounds_recorded=100/100", output);
+        Assert.Contains("guests=150 probes_sent=600 accepted=600 lost=0 rounds_recorded=300/300", output);
+    }
+
+    [Fact]
     public async Task Testbed_check_reaches_the_default_guest_and_its_tools()
     {
         var (code, output) = await Horizon("testbed", "check");
