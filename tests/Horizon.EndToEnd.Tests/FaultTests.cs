@@ -15,12 +15,13 @@ public sealed class FaultTests
     [InlineData("+0 x0.5", 0.12, 0.18)]   // ...or runs at half speed (slewed)
     public async Task A_stepped_or_slewed_guest_clock_does_not_change_external_durations(string faketime, double guestLow, double guestHigh)
     {
+        using var leftovers = Lab.FaketimeLeftovers();
         await using var lab = await Lab.StartAsync();
         var testbed = Lab.LocalTestbed($"""
               - name: clocky
                 host: localhost
                 workdir: /var/tmp/horizon-tests
-                wrapper: [faketime, -f, "{faketime}"]
+                wrapper: [env, "LD_PRELOAD={Lab.LibFaketime}", "FAKETIME={faketime}"]
             """);
         var (outcome, results) = await lab.RunAsync("""
             campaign: clocks

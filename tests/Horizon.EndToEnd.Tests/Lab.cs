@@ -13,6 +13,31 @@ public sealed class Lab : IAsyncDisposable
 {
     public static readonly TimeSpan Limit = TimeSpan.FromMinutes(5);
 
+    /// <summary>
+    /// libfaketime preloaded directly (Debian's faketime package): the `faketime` wrapper fails outright when a named
+    /// semaphore left by an earlier process with the same pid exists.
+    /// </summary>
+    public static readonly string LibFaketime = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+
+    /// <summary>libfaketime leaves a shared-memory file and a semaphore per process in /dev/shm; this removes the ones created while it was alive.</summary>
+    public static IDisposable FaketimeLeftovers() => new ShmCleanup();
+
+    private sealed class ShmCleanup : IDisposable
+    {
+        private readonly HashSet<string> before = [.. Leftovers()];
+
+        public void Dispose()
+        {
+            foreach (var f in Leftovers().Where(f => !before.Contains(f)))
+            {
+                File.Delete(f);
+            }
+        }
+
+        private static IEnumerable<string> Leftovers() =>
+            System.IO.Directory.GetFiles("/dev/shm", "faketime_*").Concat(System.IO.Directory.GetFiles("/dev/shm", "sem.faketime_*"));
+    }
+
     private readonly string? probeNamespace;
     private readonly string probeAddress;
 

@@ -38,13 +38,14 @@ public sealed class RunTests
     [Fact]
     public async Task A_guest_whose_clock_runs_double_and_an_hour_behind_is_still_measured_right()
     {
+        using var leftovers = Lab.FaketimeLeftovers();
         await using var lab = await Lab.StartAsync();
-        var testbed = Lab.LocalTestbed("""
+        var testbed = Lab.LocalTestbed($"""
               - name: skewed
                 host: localhost
                 vcpus: 1
                 workdir: /var/tmp/horizon-tests
-                wrapper: [faketime, -f, "-3600 x2"]
+                wrapper: [env, "LD_PRELOAD={Lab.LibFaketime}", "FAKETIME=-3600 x2"]
             """);
         var (outcome, results) = await lab.RunAsync("""
             campaign: skew
