@@ -21,7 +21,7 @@ public sealed class FaultTests
               - name: clocky
                 host: localhost
                 workdir: /var/tmp/horizon-tests
-                wrapper: [env, "LD_PRELOAD={Lab.LibFaketime}", "FAKETIME={faketime}"]
+                wrapper: [faketime, -f, "{faketime}"]
             """);
         var (outcome, results) = await lab.RunAsync("""
             campaign: clocks

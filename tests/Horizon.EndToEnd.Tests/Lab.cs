@@ -14,12 +14,9 @@ public sealed class Lab : IAsyncDisposable
     public static readonly TimeSpan Limit = TimeSpan.FromMinutes(5);
 
     /// <summary>
-    /// libfaketime preloaded directly (Debian's faketime package): the `faketime` wrapper fails outright when a named
-    /// semaphore left by an earlier process with the same pid exists.
+    /// The `faketime` wrapper leaves a shared-memory file and a named semaphore per process in /dev/shm, and fails outright
+    /// when one left by an earlier process with the same pid exists; this removes the ones created while it was alive.
     /// </summary>
-    public static readonly string LibFaketime = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
-
-    /// <summary>libfaketime leaves a shared-memory file and a semaphore per process in /dev/shm; this removes the ones created while it was alive.</summary>
     public static IDisposable FaketimeLeftovers() => new ShmCleanup();
 
     private sealed class ShmCleanup : IDisposable

@@ -45,7 +45,7 @@ public sealed class RunTests
                 host: localhost
                 vcpus: 1
                 workdir: /var/tmp/horizon-tests
-                wrapper: [env, "LD_PRELOAD={Lab.LibFaketime}", "FAKETIME=-3600 x2"]
+                wrapper: [faketime, -f, "-3600 x2"]
             """);
         var (outcome, results) = await lab.RunAsync("""
             campaign: skew

@@ -110,8 +110,9 @@ public static class GuestScripts
             sb.Append("  echo \"HZ output $r $(base64 -w0 round.out)\"\n");
         }
 
-        sb.Append("  echo \"HZ round $r rc=$rc gs=$gs ge=$ge\"\n");
+        // Before the round line, like the output: when the controller sees the round line, the rest is there too.
         sb.Append("  if (( rc != 0 )); then mapfile -t L < round.out; echo \"HZ tail $r ${L[-1]-}\"; fi\n");
+        sb.Append("  echo \"HZ round $r rc=$rc gs=$gs ge=$ge\"\n");
         sb.Append("done\n");
         sb.Append("echo 'HZ done'\n");
         return sb.ToString();
