@@ -89,12 +89,7 @@ public sealed class FaultTests
     public async Task The_network_peer_going_down_during_iperf_fails_those_rounds_with_the_reason_and_keeps_the_finished_ones()
     {
         await using var lab = await Lab.StartAsync();
-        var testbed = TestbedFile.Parse("peer-testbed.yaml", """
-            testbed: with-peer
-            hosts: [{ name: localhost }]
-            guests: [{ name: native, host: localhost, workdir: /var/tmp/horizon-tests }]
-            peer: { name: peer, address: 127.0.0.1 }
-            """);
+        var testbed = Lab.LocalTestbed(withPeer: true);
         // After two rounds the peer's iperf3 service (its supervisor loop and the server) is killed for good.
         var killer = new KillPeerAfter(2, 5292);
         var (outcome, results) = await lab.RunUntilAsync("""

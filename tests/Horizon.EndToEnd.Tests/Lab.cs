@@ -70,7 +70,7 @@ public sealed class Lab : IAsyncDisposable
         Controller = await EmbeddedController.StartAsync(Database, new IPEndPoint(IPAddress.Parse(probeAddress), 0), false, default, probeNamespace).WaitAsync(Limit);
     }
 
-    public static Testbed LocalTestbed(string extraGuestLines = "") => TestbedFile.Parse("test-testbed.yaml", $"""
+    public static Testbed LocalTestbed(string extraGuestLines = "", bool withPeer = false) => TestbedFile.Parse("test-testbed.yaml", $"""
         testbed: test
         hosts:
           - name: localhost
@@ -81,6 +81,7 @@ public sealed class Lab : IAsyncDisposable
             vcpus: 1
             workdir: /var/tmp/horizon-tests
         {extraGuestLines}
+        {(withPeer ? "peer: { name: peer, address: 127.0.0.1 }" : "")}
         """);
 
     public Task<(CampaignOutcome Outcome, ImmutableArray<ExperimentResult> Results)> RunAsync(string campaignYaml, Testbed? testbed = null) =>

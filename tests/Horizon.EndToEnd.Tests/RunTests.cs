@@ -270,20 +270,7 @@ public sealed class NetworkTests
     public async Task Iperf_udp_runs_in_both_directions_against_the_peer_and_reports_throughput()
     {
         await using var lab = await Lab.StartAsync();
-        var testbed = TestbedFile.Parse("peer-testbed.yaml", """
-            testbed: with-peer
-            hosts:
-              - name: localhost
-                platform: native
-            guests:
-              - name: native
-                host: localhost
-                vcpus: 1
-                workdir: /var/tmp/horizon-tests
-            peer:
-              name: peer
-              address: 127.0.0.1
-            """);
+        var testbed = Lab.LocalTestbed(withPeer: true);
         var (outcome, results) = await lab.RunAsync("""
             campaign: iperf
             rounds: 3
