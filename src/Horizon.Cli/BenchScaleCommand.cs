@@ -38,14 +38,14 @@ public sealed class BenchScaleCommand : AsyncCommand<BenchScaleCommand.Settings>
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        var table = new Table().AddColumns("guests", "probes sent", "accepted", "lost", "rounds recorded", "probe rate /s", "arrival→recorded p50", "p99", "max", "memory / guest");
+        var table = new Table().AddColumns("guests", "probes sent", "accepted", "lost", "rounds recorded", "probe rate /s", "arrival→recorded p50", "p99", "max", "memory / guest", "writes / commit");
         foreach (var n in settings.Guests.Split(',').Select(int.Parse))
         {
             var r = await RunAsync(n, settings.Rounds, settings.RoundSeconds, cancellationToken);
             table.AddRow(n.ToString("N0"), r.Sent.ToString("N0"), r.Accepted.ToString("N0"), (r.Sent - r.Accepted).ToString("N0"), $"{r.Recorded:N0} / {n * settings.Rounds:N0}",
-                r.Rate.ToString("N0"), Ms(r.P50), Ms(r.P99), Ms(r.Max), $"{r.BytesPerGuest / 1024.0:0.0} KiB");
+                r.Rate.ToString("N0"), Ms(r.P50), Ms(r.P99), Ms(r.Max), $"{r.BytesPerGuest / 1024.0:0.0} KiB", r.WritesPerCommit.ToString("0.0"));
             Console.WriteLine($"guests={n} probes_sent={r.Sent} accepted={r.Accepted} lost={r.Sent - r.Accepted} rounds_recorded={r.Recorded}/{n * settings.Rounds} " +
-                $"probe_rate={r.Rate:0}/s arrival_to_recorded_p50={Ms(r.P50)} p99={Ms(r.P99)} max={Ms(r.Max)} memory_per_guest={r.BytesPerGuest / 1024.0:0.0}KiB");
+                $"probe_rate={r.Rate:0}/s arrival_to_recorded_p50={Ms(r.P50)} p99={Ms(r.P99)} max={Ms(r.Max)} memory_per_guest={r.BytesPerGuest / 1024.0:0.0}KiB writes_per_commit={r.WritesPerCommit:0.0}");
         }
 
         AnsiConsole.Write(table);
@@ -53,7 +53,7 @@ public sealed class BenchScaleCommand : AsyncCommand<BenchScaleCommand.Settings>
         return 0;
     }
 
-    private sealed record Result(long Sent, long Accepted, int Recorded, double Rate, double P50, double P99, double Max, double BytesPerGuest);
+    private sealed record Result(long Sent, long Accepted, int Recorded, double Rate, double P50, double P99, double Max, double BytesPerGuest, double WritesPerCommit);
 
     private static async Task<Result> RunAsync(int guests, int rounds, double roundSeconds, CancellationToken ct)
     {
@@ -103,18 +103,30 @@ public sealed class BenchScaleCommand : AsyncCommand<BenchScaleCommand.Settings>
             var recorded = 0;
             var consumers = sessions.Select(s => Task.Run(async () =>
             {
-                for (var i = 0; i < s.Guests * rounds; i++)
+                var done = 0;
+                while (done < s.Guests * rounds)
                 {
-                    var t = await s.Timing.Results.ReadAsync(ct).AsTask().WaitAsync(TimeSpan.FromMinutes(3), ct);
-                    await s.Grain.Record(new RoundRecord(s.Id, (int)t.Guest, $"g{t.Guest}", (int)t.Round,
-                        t.Status == RoundTimingStatus.Measured ? RoundOutcome.Measured : RoundOutcome.Failed, t.Seconds, null, null, 0, t.Reason,
-                        DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
-                    if (t.EndArrivalNs is { } end)
+                    // Whatever has concluded since the last call goes to the grain in one call (one commit, one state write).
+                    var batch = ImmutableArray.CreateBuilder<(RoundRecord Record, long? End)>();
+                    var first = await s.Timing.Results.ReadAsync(ct).AsTask().WaitAsync(TimeSpan.FromMinutes(3), ct);
+                    batch.Add(Convert(s.Id, first));
+                    while (batch.Count < 512 && s.Timing.Results.TryRead(out var more))
                     {
-                        delays.Add((controller.Timing.Clock.MonotonicNs() - end) / 1e6);
+                        batch.Add(Convert(s.Id, more));
                     }
 
-                    Interlocked.Increment(ref recorded);
+                    await s.Grain.RecordMany([.. batch.Select(b => b.Record)]);
+                    var now = controller.Timing.Clock.MonotonicNs();
+                    foreach (var b in batch)
+                    {
+                        if (b.End is { } end)
+                        {
+                            delays.Add((now - end) / 1e6);
+                        }
+                    }
+
+                    done += batch.Count;
+                    Interlocked.Add(ref recorded, batch.Count);
                 }
             }, ct)).ToList();
 
@@ -144,6 +156,7 @@ public sealed class BenchScaleCommand : AsyncCommand<BenchScaleCommand.Settings>
 
             // Everything held for the run's guests: timing state, grain activations and their state, queued results.
             var heapAfter = GC.GetTotalMemory(true);
+            var (commits, writes) = controller.Store.WriteCounters;
             var sorted = delays.Order().ToList();
             double Pct(double p) => sorted.Count == 0 ? double.NaN : sorted[Math.Min(sorted.Count - 1, (int)(p * (sorted.Count - 1)))];
             foreach (var s in sessions)
@@ -152,13 +165,18 @@ public sealed class BenchScaleCommand : AsyncCommand<BenchScaleCommand.Settings>
             }
 
             return new Result(schedule.Count, controller.Timing.Counters.Accepted - before, recorded, schedule.Count / sendSeconds,
-                Pct(0.5), Pct(0.99), sorted.Count == 0 ? double.NaN : sorted[^1], (heapAfter - heapBefore) / (double)guests);
+                Pct(0.5), Pct(0.99), sorted.Count == 0 ? double.NaN : sorted[^1], (heapAfter - heapBefore) / (double)guests, commits == 0 ? double.NaN : writes / (double)commits);
         }
         finally
         {
             Directory.Delete(dir, recursive: true);
         }
     }
+
+    private static (RoundRecord Record, long? End) Convert(Guid experiment, RoundTiming t) =>
+        (new RoundRecord(experiment, (int)t.Guest, $"g{t.Guest}", (int)t.Round,
+            t.Status == RoundTimingStatus.Measured ? RoundOutcome.Measured : RoundOutcome.Failed, t.Seconds, null, null, 0, t.Reason,
+            DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()), t.EndArrivalNs);
 
     private static string Ms(double ms) => double.IsNaN(ms) ? "—" : ms < 10 ? $"{ms:0.00} ms" : $"{ms:0} ms";
 }

@@ -19,10 +19,24 @@ public sealed class RunCommand : AsyncCommand<RunCommand.Settings>
         [CommandOption("--managed-timestamps")]
         [Description("Use a clock read after receive instead of kernel receive timestamps (for comparison only).")]
         public bool ManagedTimestamps { get; init; }
+
+        [CommandOption("--controller <URL>")]
+        [Description("Submit the campaign to a running controller (`horizon serve`) instead of running it in this process.")]
+        public string? Controller { get; init; }
+
+        [CommandOption("--token <TOKEN>")]
+        [Description("Bearer token for --controller (default: $HORIZON_API_TOKEN).")]
+        public string? Token { get; init; }
     }
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
+        if (settings.Controller is { } url)
+        {
+            // The controller parses and validates the files; its errors come back with file:line:field.
+            return await RemoteRun.RunAsync(url, settings.Token, settings, settings.Name, cancellationToken);
+        }
+
         if (!settings.TryLoad(out var testbed, out var campaign))
         {
             return 2;

@@ -118,6 +118,9 @@ public interface IExperimentGrain : IGrainWithGuidKey
     [Alias("record")]
     Task<RoundDecision> Record(RoundRecord round);
 
+    /// <summary>Records several rounds with one store commit and one state write (duplicates are ignored).</summary>
+    Task<RoundDecision> RecordMany(ImmutableArray<RoundRecord> rounds);
+
     [Alias("environment")]
     Task SetEnvironment(string json);
 

@@ -7,26 +7,26 @@ namespace Horizon.Grains;
 /// <summary>Where grains write results (the embedded SQLite store, or a shared store in the distributed mode).</summary>
 public interface IResultsSink
 {
-    void Experiment(ExperimentDefinition definition, ExperimentStatus status, string? stopReason, string? note, long createdMs, long? finishedMs);
+    Task Experiment(ExperimentDefinition definition, ExperimentStatus status, string? stopReason, string? note, long createdMs, long? finishedMs);
 
-    bool Round(RoundRecord round);
+    Task<bool> Round(RoundRecord round);
 
-    void Environment(Guid experiment, string json);
+    Task Environment(Guid experiment, string json);
 
-    void RunOrder(string campaign, int sequence, Guid experiment, int firstRound, int rounds);
+    Task RunOrder(string campaign, int sequence, Guid experiment, int firstRound, int rounds);
 }
 
 public sealed class StoreResultsSink(ResultsStore store) : IResultsSink
 {
-    public void Experiment(ExperimentDefinition definition, ExperimentStatus status, string? stopReason, string? note, long createdMs, long? finishedMs) =>
-        store.UpsertExperiment(definition, status, stopReason, note, createdMs, finishedMs);
+    public Task Experiment(ExperimentDefinition definition, ExperimentStatus status, string? stopReason, string? note, long createdMs, long? finishedMs) =>
+        store.UpsertExperimentAsync(definition, status, stopReason, note, createdMs, finishedMs);
 
-    public bool Round(RoundRecord round) => store.InsertRound(round);
+    public Task<bool> Round(RoundRecord round) => store.InsertRoundAsync(round);
 
-    public void Environment(Guid experiment, string json) => store.SetEnvironment(experiment, json);
+    public Task Environment(Guid experiment, string json) => store.SetEnvironmentAsync(experiment, json);
 
-    public void RunOrder(string campaign, int sequence, Guid experiment, int firstRound, int rounds) =>
-        store.AppendRunOrder(campaign, sequence, experiment, firstRound, rounds);
+    public Task RunOrder(string campaign, int sequence, Guid experiment, int firstRound, int rounds) =>
+        store.AppendRunOrderAsync(campaign, sequence, experiment, firstRound, rounds);
 }
 
 [GenerateSerializer, Alias("horizon.experiment-state")]
@@ -59,6 +59,8 @@ public sealed class ExperimentGrain(
     IResultsSink sink,
     TimeProvider time) : Grain, IExperimentGrain
 {
+    private Dictionary<int, int>? attempted;
+
     private ExperimentState S => state.State;
 
     public async Task<ExperimentSnapshot> Define(ExperimentDefinition definition)
@@ -91,7 +93,7 @@ public sealed class ExperimentGrain(
             }
         }
 
-        sink.Experiment(S.Definition, S.Status, S.StopReason, S.Note, S.CreatedUnixMs, S.FinishedUnixMs);
+        await sink.Experiment(S.Definition, S.Status, S.StopReason, S.Note, S.CreatedUnixMs, S.FinishedUnixMs);
         await state.WriteStateAsync();
         return Snap();
     }
@@ -104,7 +106,7 @@ public sealed class ExperimentGrain(
         if (S.Status == ExperimentStatus.Pending)
         {
             S.Status = ExperimentStatus.Running;
-            sink.Experiment(S.Definition!, S.Status, S.StopReason, S.Note, S.CreatedUnixMs, S.FinishedUnixMs);
+            await sink.Experiment(S.Definition!, S.Status, S.StopReason, S.Note, S.CreatedUnixMs, S.FinishedUnixMs);
         }
 
         await state.WriteStateAsync();
@@ -130,11 +132,27 @@ public sealed class ExperimentGrain(
         return new RoundDecision(decision.Stop, decision.Reason, !fresh, Snap());
     }
 
-    public Task SetEnvironment(string json)
+    public async Task<RoundDecision> RecordMany(ImmutableArray<RoundRecord> rounds)
     {
         Require();
-        sink.Environment(S.Definition!.Id, json);
-        return Task.CompletedTask;
+        var fresh = rounds.DistinctBy(r => Key(r.GuestIndex, r.Round)).Where(r => !S.Recorded.Contains(Key(r.GuestIndex, r.Round))).ToList();
+
+        // All rows go to the store together (one commit), then the grain counts them and persists its state once.
+        await Task.WhenAll(fresh.Select(sink.Round));
+        foreach (var r in fresh)
+        {
+            Count(r);
+        }
+
+        await state.WriteStateAsync();
+        var decision = Decide();
+        return new RoundDecision(decision.Stop, decision.Reason, fresh.Count < rounds.Length, Snap());
+    }
+
+    public async Task SetEnvironment(string json)
+    {
+        Require();
+        await sink.Environment(S.Definition!.Id, json);
     }
 
     public async Task Complete(ExperimentStatus status, string? note)
@@ -144,21 +162,32 @@ public sealed class ExperimentGrain(
         S.StopReason = Decide().Reason ?? S.StopReason;
         S.Note = note;
         S.FinishedUnixMs = time.GetUtcNow().ToUnixTimeMilliseconds();
-        sink.Experiment(S.Definition!, S.Status, S.StopReason, S.Note, S.CreatedUnixMs, S.FinishedUnixMs);
+        await sink.Experiment(S.Definition!, S.Status, S.StopReason, S.Note, S.CreatedUnixMs, S.FinishedUnixMs);
         await state.WriteStateAsync();
     }
 
     public Task<ExperimentSnapshot> Snapshot() => Task.FromResult(Snap());
 
-    private Task<bool> RecordCore(RoundRecord round)
+    private async Task<bool> RecordCore(RoundRecord round)
     {
         var key = Key(round.GuestIndex, round.Round);
-        if (!S.Recorded.Add(key))
+        if (S.Recorded.Contains(key))
         {
-            return Task.FromResult(false);
+            return false;
         }
 
-        sink.Round(round);
+        // The results row is durable before the grain counts the round: a failed write leaves the round unrecorded.
+        await sink.Round(round);
+        Count(round);
+        return true;
+    }
+
+    private void Count(RoundRecord round)
+    {
+        var key = Key(round.GuestIndex, round.Round);
+        var counts = Attempted();
+        S.Recorded.Add(key);
+        counts[round.GuestIndex] = counts.GetValueOrDefault(round.GuestIndex) + 1;
         var value = S.Definition!.Metric == "duration" ? round.Seconds : round.Metrics?.GetValueOrDefault(S.Definition.Metric);
         if (round.Outcome == RoundOutcome.Measured && value is { } seconds)
         {
@@ -173,8 +202,6 @@ public sealed class ExperimentGrain(
         {
             S.Failed++;
         }
-
-        return Task.FromResult(true);
     }
 
     private StopDecision Decide()
@@ -184,10 +211,25 @@ public sealed class ExperimentGrain(
         var decisions = Enumerable.Range(0, d.Guests.Length).Select(g =>
         {
             var values = S.Measured.TryGetValue(g, out var list) && list.Count > 0 ? new SampleStatistics(list) : null;
-            var attempted = S.Recorded.Count(k => k.StartsWith($"{g}:", StringComparison.Ordinal));
-            return policy.Decide(values, attempted);
+            return policy.Decide(values, Attempted().GetValueOrDefault(g));
         }).ToList();
         return decisions.All(x => x.Stop) ? decisions[0] : new StopDecision(false, null);
+    }
+
+    /// <summary>Recorded rounds per guest, derived from the recorded keys once per activation and kept up to date.</summary>
+    private Dictionary<int, int> Attempted()
+    {
+        if (attempted is null)
+        {
+            attempted = [];
+            foreach (var k in S.Recorded)
+            {
+                var g = int.Parse(k.AsSpan(0, k.IndexOf(':')), System.Globalization.CultureInfo.InvariantCulture);
+                attempted[g] = attempted.GetValueOrDefault(g) + 1;
+            }
+        }
+
+        return attempted;
     }
 
     private ExperimentSnapshot Snap()
@@ -243,7 +285,7 @@ public sealed class CampaignGrain(
     {
         var seq = state.State.RunOrder.Count;
         state.State.RunOrder.Add(new RunOrderEntry(seq, experiment, firstRound, rounds));
-        sink.RunOrder(this.GetPrimaryKeyString(), seq, experiment, firstRound, rounds);
+        await sink.RunOrder(this.GetPrimaryKeyString(), seq, experiment, firstRound, rounds);
         await state.WriteStateAsync();
         return seq;
     }

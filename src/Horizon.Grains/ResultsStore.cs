@@ -10,16 +10,18 @@ namespace Horizon.Grains;
 /// The embedded store: experiments, rounds and run order for reports, plus grain state, in one SQLite file
 /// with the project's own schema. Rounds are keyed by (experiment, guest, round): recording twice is a no-op.
 /// </summary>
-public sealed class ResultsStore
+public sealed class ResultsStore : IDisposable
 {
     public const int SchemaVersion = 1;
     private readonly string connectionString;
+    private readonly Lazy<GroupCommitWriter> writer;
 
     public ResultsStore(string path)
     {
         Path = System.IO.Path.GetFullPath(path);
         Directory.CreateDirectory(System.IO.Path.GetDirectoryName(Path)!);
         connectionString = new SqliteConnectionStringBuilder { DataSource = Path, Pooling = true, DefaultTimeout = 30 }.ToString();
+        writer = new Lazy<GroupCommitWriter>(() => new GroupCommitWriter(Open()));
         using var c = Open();
         Execute(c, """
             PRAGMA journal_mode=WAL;
@@ -50,6 +52,9 @@ public sealed class ResultsStore
 
     public string Path { get; }
 
+    /// <summary>Committed transactions and the writes they carried (writes / transactions = the group-commit factor).</summary>
+    public (long Transactions, long Writes) WriteCounters => writer.IsValueCreated ? writer.Value.Counters : (0, 0);
+
     public SqliteConnection Open()
     {
         var c = new SqliteConnection(connectionString);
@@ -57,10 +62,11 @@ public sealed class ResultsStore
         return c;
     }
 
-    public void UpsertExperiment(ExperimentDefinition d, ExperimentStatus status, string? stopReason, string? note, long createdMs, long? finishedMs)
+    public Task UpsertExperimentAsync(ExperimentDefinition d, ExperimentStatus status, string? stopReason, string? note, long createdMs, long? finishedMs) =>
+        writer.Value.Submit((c, tx) =>
     {
-        using var c = Open();
         using var cmd = c.CreateCommand();
+        cmd.Transaction = tx;
         cmd.CommandText = """
             INSERT INTO experiments (id, campaign, key, workload, parameters, guests, platforms, scheme, min_rounds, max_rounds, target,
               round_timeout_s, ord, status, stop_reason, note, created_ms, finished_ms)
@@ -87,24 +93,24 @@ public sealed class ResultsStore
         cmd.Parameters.AddWithValue("$note", (object?)note ?? DBNull.Value);
         cmd.Parameters.AddWithValue("$created", createdMs);
         cmd.Parameters.AddWithValue("$finished", (object?)finishedMs ?? DBNull.Value);
-        cmd.ExecuteNonQuery();
-    }
+        return cmd.ExecuteNonQuery();
+    });
 
-    public void SetEnvironment(Guid experiment, string json)
+    public Task SetEnvironmentAsync(Guid experiment, string json) => writer.Value.Submit((c, tx) =>
     {
-        using var c = Open();
         using var cmd = c.CreateCommand();
+        cmd.Transaction = tx;
         cmd.CommandText = "UPDATE experiments SET environment = $env WHERE id = $id";
         cmd.Parameters.AddWithValue("$env", json);
         cmd.Parameters.AddWithValue("$id", experiment.ToString());
-        cmd.ExecuteNonQuery();
-    }
+        return cmd.ExecuteNonQuery();
+    });
 
     /// <summary>Records a round once; returns false when that (experiment, guest, round) was already recorded.</summary>
-    public bool InsertRound(RoundRecord r)
+    public Task<bool> InsertRoundAsync(RoundRecord r) => writer.Value.Submit((c, tx) =>
     {
-        using var c = Open();
         using var cmd = c.CreateCommand();
+        cmd.Transaction = tx;
         cmd.CommandText = """
             INSERT OR IGNORE INTO rounds VALUES ($e, $gi, $g, $r, $o, $s, $gs, $gse, $rc, $reason, $ms, $metrics)
             """;
@@ -121,20 +127,20 @@ public sealed class ResultsStore
         cmd.Parameters.AddWithValue("$ms", r.RecordedUnixMs);
         cmd.Parameters.AddWithValue("$metrics", r.Metrics is { Count: > 0 } m ? JsonSerializer.Serialize(m) : DBNull.Value);
         return cmd.ExecuteNonQuery() == 1;
-    }
+    });
 
-    public void AppendRunOrder(string campaign, int seq, Guid experiment, int firstRound, int rounds)
+    public Task AppendRunOrderAsync(string campaign, int seq, Guid experiment, int firstRound, int rounds) => writer.Value.Submit((c, tx) =>
     {
-        using var c = Open();
         using var cmd = c.CreateCommand();
+        cmd.Transaction = tx;
         cmd.CommandText = "INSERT OR REPLACE INTO run_order VALUES ($c, $s, $e, $f, $n)";
         cmd.Parameters.AddWithValue("$c", campaign);
         cmd.Parameters.AddWithValue("$s", seq);
         cmd.Parameters.AddWithValue("$e", experiment.ToString());
         cmd.Parameters.AddWithValue("$f", firstRound);
         cmd.Parameters.AddWithValue("$n", rounds);
-        cmd.ExecuteNonQuery();
-    }
+        return cmd.ExecuteNonQuery();
+    });
 
     public ImmutableArray<string> Campaigns()
     {
@@ -230,10 +236,8 @@ public sealed class ResultsStore
     }
 
     /// <summary>Writes grain state if the stored etag still matches; returns the new etag, or null on a conflict.</summary>
-    internal string? WriteState(string type, string id, string? expectedETag, byte[] payload)
+    internal Task<string?> WriteStateAsync(string type, string id, string? expectedETag, byte[] payload) => writer.Value.Submit<string?>((c, tx) =>
     {
-        using var c = Open();
-        using var tx = c.BeginTransaction();
         using var read = c.CreateCommand();
         read.Transaction = tx;
         read.CommandText = "SELECT etag FROM grain_state WHERE grain_type = $t AND grain_id = $i";
@@ -254,18 +258,26 @@ public sealed class ResultsStore
         write.Parameters.AddWithValue("$e", etag);
         write.Parameters.AddWithValue("$p", payload);
         write.ExecuteNonQuery();
-        tx.Commit();
         return etag;
-    }
+    });
 
-    internal void ClearState(string type, string id)
+    internal Task ClearStateAsync(string type, string id) => writer.Value.Submit((c, tx) =>
     {
-        using var c = Open();
         using var cmd = c.CreateCommand();
+        cmd.Transaction = tx;
         cmd.CommandText = "DELETE FROM grain_state WHERE grain_type = $t AND grain_id = $i";
         cmd.Parameters.AddWithValue("$t", type);
         cmd.Parameters.AddWithValue("$i", id);
-        cmd.ExecuteNonQuery();
+        return cmd.ExecuteNonQuery();
+    });
+
+    /// <summary>Finishes queued writes and stops the writer.</summary>
+    public void Dispose()
+    {
+        if (writer.IsValueCreated)
+        {
+            writer.Value.Dispose();
+        }
     }
 
     private static double? NullableDouble(SqliteDataReader r, int i) => r.IsDBNull(i) ? null : r.GetDouble(i);

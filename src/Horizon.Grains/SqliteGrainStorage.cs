@@ -23,22 +23,20 @@ public sealed class SqliteGrainStorage(ResultsStore store, Serializer serializer
         return Task.CompletedTask;
     }
 
-    public Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
+    public async Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
         var payload = serializer.SerializeToArray(grainState.State);
-        var etag = store.WriteState(stateName, grainId.ToString(), grainState.ETag, payload)
+        var etag = await store.WriteStateAsync(stateName, grainId.ToString(), grainState.ETag, payload)
             ?? throw new InconsistentStateException($"grain state {stateName}/{grainId} was changed by another activation");
         grainState.ETag = etag;
         grainState.RecordExists = true;
-        return Task.CompletedTask;
     }
 
-    public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
+    public async Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
-        store.ClearState(stateName, grainId.ToString());
+        await store.ClearStateAsync(stateName, grainId.ToString());
         grainState.ETag = null;
         grainState.RecordExists = false;
-        return Task.CompletedTask;
     }
 }
 
