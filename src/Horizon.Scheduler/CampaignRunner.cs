@@ -24,7 +24,7 @@ public sealed record RunnerOptions(TimeSpan PrepareTimeout, TimeSpan MissingProb
 /// Runs a campaign: prepares guests, then runs experiments in interleaved round blocks (seeded order, recorded),
 /// guests running their rounds by themselves while the timing service measures them from their probes.
 /// </summary>
-public sealed class CampaignRunner(IGrainFactory grains, TimingService timing, Testbed testbed, IRunProgress? progress = null, RunnerOptions? options = null)
+public sealed partial class CampaignRunner(IGrainFactory grains, TimingService timing, Testbed testbed, IRunProgress? progress = null, RunnerOptions? options = null)
 {
     private readonly IRunProgress progress = progress ?? SilentProgress.Instance;
     private readonly RunnerOptions options = options ?? RunnerOptions.Default;
@@ -112,12 +112,13 @@ public sealed class CampaignRunner(IGrainFactory grains, TimingService timing, T
         }
         finally
         {
-            foreach (var session in sessions.Values)
+            foreach (var session in sessions.Values.Concat(hostSessions.Values))
             {
                 await session.DisposeAsync();
             }
 
             sessions.Clear();
+            hostSessions.Clear();
         }
 
         return new CampaignOutcome(campaign.Name, [.. runs.Select(r => (r.Definition, r.FinalStatus, r.Note))]);
@@ -197,13 +198,8 @@ public sealed class CampaignRunner(IGrainFactory grains, TimingService timing, T
                 await guestGrain.SetStatus(GuestStatus.Ready, run.Definition.Key);
             }
 
-            run.Affinity = CpuSchemes.NativeAffinity(run.Plan.Scheme, run.Guests, hosts.Min(h => h.Cpus));
-            if (run.Plan.Scheme != CpuScheme.Default && run.Guests.Any(g => g.Platform != Platform.Native))
-            {
-                throw new InvalidOperationException($"cpu_scheme {Names.Of(run.Plan.Scheme)} is applied here only on the native platform; other platforms' adapters are not in this build (issue 4)");
-            }
-
             run.Hosts = [.. hosts];
+            run.Affinity = await PlaceAsync(run, ct);
             await run.Grain.SetEnvironment(EnvironmentJson(run));
             run.Prepared = true;
             return true;
@@ -239,7 +235,9 @@ public sealed class CampaignRunner(IGrainFactory grains, TimingService timing, T
             memory_bytes = run.Hosts[i].MemoryBytes,
             os = run.Hosts[i].Os,
             affinity = run.Affinity[i],
+            placement = run.Placement.ElementAtOrDefault(i),
         }),
+        host_control = run.HostControl,
         scheme = Names.Of(run.Plan.Scheme),
         workload = new { name = run.Plan.Workload.Name, parameters = run.Plan.Workload.Parameters },
         rounds = new { min = run.Plan.Rounds.Min, max = run.Plan.Rounds.Max, target = run.Plan.Rounds.TargetRelativeHalfWidth },
@@ -262,6 +260,9 @@ public sealed class CampaignRunner(IGrainFactory grains, TimingService timing, T
         var address = testbed.ProbeAddress;
         var port = timing.LocalEndPoint.Port;
         var scripts = new List<Task<CommandResult>>();
+
+        // Experiments interleave on the same guests under different schemes: place (and verify) before every block.
+        run.Affinity = await PlaceAsync(run, ct);
         for (var g = 0; g < run.Guests.Length; g++)
         {
             var guestIndex = g;
@@ -597,6 +598,11 @@ public sealed class CampaignRunner(IGrainFactory grains, TimingService timing, T
         public SharedPeerService? PeerService { get; set; }
 
         public IReadOnlyList<string?> Affinity { get; set; } = [];
+
+        /// <summary>Per guest: the scheme's plan and what the platform read back ("native" guests: pinned in the guest).</summary>
+        public IReadOnlyList<object?> Placement { get; set; } = [];
+
+        public IReadOnlyDictionary<string, object?> HostControl { get; set; } = new Dictionary<string, object?>();
 
         public ImmutableArray<HostDescription> Hosts { get; set; } = [];
 

@@ -39,37 +39,3 @@ public static class EnvironmentProbe
             values.GetValueOrDefault("os", "unknown"));
     }
 }
-
-/// <summary>Which cores each guest of an experiment may use under a CPU scheme (native platform: the workload's affinity).</summary>
-public static class CpuSchemes
-{
-    /// <returns>Per guest, a cpu list such as "1" or "2-3", or null for the default scheme.</returns>
-    public static IReadOnlyList<string?> NativeAffinity(CpuScheme scheme, IReadOnlyList<GuestSpec> guests, int hostCpus)
-    {
-        switch (scheme)
-        {
-            case CpuScheme.Default:
-                return guests.Select(_ => (string?)null).ToList();
-            case CpuScheme.SharedCore:
-                return guests.Select(_ => (string?)"0").ToList();
-            default:
-                // Core 0 stays with the host's control work; every guest vCPU gets a core of its own.
-                var needed = 1 + guests.Sum(g => g.Vcpus);
-                if (needed > hostCpus)
-                {
-                    throw new InvalidOperationException(
-                        $"the exclusive scheme needs {needed} cores (1 for the host + {guests.Sum(g => g.Vcpus)} guest vCPUs) but the host has {hostCpus}; lower the guests' vcpus or use shared-core/default");
-                }
-
-                var next = 1;
-                var lists = new List<string?>();
-                foreach (var g in guests)
-                {
-                    lists.Add(g.Vcpus == 1 ? $"{next}" : $"{next}-{next + g.Vcpus - 1}");
-                    next += g.Vcpus;
-                }
-
-                return lists;
-        }
-    }
-}

@@ -14,6 +14,7 @@ public enum Platform
     Lxc,
     Docker,
     Qemu,
+    Podman,
 }
 
 public enum CpuScheme
@@ -41,6 +42,7 @@ public static class Names
         ["lxc"] = Platform.Lxc,
         ["docker"] = Platform.Docker,
         ["qemu"] = Platform.Qemu,
+        ["podman"] = Platform.Podman,
     };
 
     public static readonly IReadOnlyDictionary<string, CpuScheme> Schemes = new Dictionary<string, CpuScheme>
@@ -76,7 +78,11 @@ public sealed record TransportSpec(
     public static TransportSpec Local { get; } = new(TransportKind.Local);
 }
 
-public sealed record TestHost(string Name, Platform Platform, TransportSpec Transport, int Line);
+public sealed record TestHost(string Name, Platform Platform, TransportSpec Transport, int Line)
+{
+    /// <summary>Cores kept for host control (dom0, the host's own processes) under the exclusive scheme.</summary>
+    public int ControlCpus { get; init; } = 1;
+}
 
 public sealed record GuestSpec(
     string Name,
@@ -86,7 +92,19 @@ public sealed record GuestSpec(
     TransportSpec Transport,
     string Workdir,
     ImmutableArray<string> Wrapper,
-    int Line);
+    int Line)
+{
+    /// <summary>The platform's own name for the guest: container, domain, VM path or CTID (default: the guest's name).</summary>
+    public string? Instance { get; init; }
+
+    public string InstanceName => Instance ?? Name;
+
+    /// <summary>LXC guests: the container path on the host (lxc-* -P), when not the default.</summary>
+    public string? LxcPath { get; init; }
+
+    /// <summary>QEMU guests: the QMP socket on the host, for the vCPU thread ids.</summary>
+    public string? Qmp { get; init; }
+}
 
 public sealed record NetworkPeer(string Name, TransportSpec Transport, string DataAddress);
 

@@ -71,8 +71,9 @@ public static class TestbedFile
 
             var platform = h.OptionalEnum("platform", Platform.Native, Names.Platforms);
             var transport = ReadTransport(h);
+            var controlCpus = h.OptionalInt("control_cpus", 1, 0, 4096);
             h.RejectUnknown();
-            hosts.Add(new TestHost(hostName, platform, transport, (int)hostNodes[i].Start.Line));
+            hosts.Add(new TestHost(hostName, platform, transport, (int)hostNodes[i].Start.Line) { ControlCpus = controlCpus });
         }
 
         var guests = new List<GuestSpec>();
@@ -104,8 +105,26 @@ public static class TestbedFile
             }
 
             var wrapper = g.OptionalStringList("wrapper").ToImmutableArray();
+            var instance = g.OptionalString("instance");
+            var lxcPath = g.OptionalString("lxc_path");
+            var qmp = g.OptionalString("qmp");
+            if (lxcPath is not null && platform != Platform.Lxc)
+            {
+                throw g.Error("lxc_path", $"is for lxc guests; '{guestName}' is {Names.Of(platform)}");
+            }
+
+            if (qmp is not null && platform != Platform.Qemu)
+            {
+                throw g.Error("qmp", $"is for qemu guests; '{guestName}' is {Names.Of(platform)}");
+            }
+
             g.RejectUnknown();
-            guests.Add(new GuestSpec(guestName, hostName, platform, vcpus, transport, workdir, wrapper, (int)guestNodes[i].Start.Line));
+            guests.Add(new GuestSpec(guestName, hostName, platform, vcpus, transport, workdir, wrapper, (int)guestNodes[i].Start.Line)
+            {
+                Instance = instance,
+                LxcPath = lxcPath,
+                Qmp = qmp,
+            });
         }
 
         NetworkPeer? peer = null;

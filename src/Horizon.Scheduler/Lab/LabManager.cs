@@ -107,7 +107,8 @@ public sealed class LabManager(string directory)
                 var config = Path.Combine(dir, $"{name}_sshd_config");
                 await File.WriteAllTextAsync(config, SshdConfig(spec.Address(octet), 22, hostKey, $"{dir}/{name}_sshd.pid", $"{dir}/authorized_keys"), ct);
                 var sshdMarker = $"{config}";
-                var sshd = Spawn($"ip netns exec {ns} unshare --mount --propagation private sh -c 'mount --bind {dir}/empty /root && exec /usr/sbin/sshd -D -f {config} -E {dir}/{name}_sshd.log'");
+                // nsenter, not `ip netns exec`, so sessions on the host see the cgroup tree (the lxc adapter's lxc-cgroup needs it).
+                var sshd = Spawn($"nsenter --net=/run/netns/{ns} unshare --mount --propagation private sh -c 'mount --bind {dir}/empty /root && exec /usr/sbin/sshd -D -f {config} -E {dir}/{name}_sshd.log'");
                 state.Processes.Add(new LabProcess(sshd, sshdMarker, $"{name} sshd"));
                 Save(state);
                 var port = Forward(state, name, ns, spec.Address(octet));
@@ -134,7 +135,7 @@ public sealed class LabManager(string directory)
             }
 
             state.TestbedFile = Path.Combine(dir, "testbed.yaml");
-            await File.WriteAllTextAsync(state.TestbedFile, Testbed(spec, state, clientKey), ct);
+            await File.WriteAllTextAsync(state.TestbedFile, Testbed(spec, state, clientKey, dir), ct);
             Save(state);
             return state;
         }
@@ -196,7 +197,7 @@ public sealed class LabManager(string directory)
         }
     }
 
-    private static string Testbed(LabSpec spec, LabState state, string clientKey)
+    private static string Testbed(LabSpec spec, LabState state, string clientKey, string dir)
     {
         var sb = new System.Text.StringBuilder();
         sb.AppendLine(CultureInfo.InvariantCulture, $"# written by `horizon lab up --name {spec.Name}`; removed by `horizon lab down --name {spec.Name}`");
@@ -219,7 +220,9 @@ public sealed class LabManager(string directory)
 
         foreach (var m in state.Machines.Where(m => m.Platform is "lxc" or "qemu"))
         {
-            sb.AppendLine(CultureInfo.InvariantCulture, $"  - name: {m.Name}\n    host: {m.Host}\n    platform: {m.Platform}\n    vcpus: 1\n    workdir: /var/tmp/horizon\n    transport: ssh\n    ssh: {Ssh(m)}");
+            // What the platform adapters need on the host: the container path, or the VM's QMP socket.
+            var control = m.Platform == "lxc" ? $"\n    lxc_path: {Path.Combine(dir, "lxc")}" : $"\n    qmp: {Path.Combine(dir, "qemu", m.Name, "qmp.sock")}";
+            sb.AppendLine(CultureInfo.InvariantCulture, $"  - name: {m.Name}\n    host: {m.Host}\n    platform: {m.Platform}\n    instance: {m.Name}{control}\n    vcpus: 1\n    workdir: /var/tmp/horizon\n    transport: ssh\n    ssh: {Ssh(m)}");
         }
 
         if (state.Machines.FirstOrDefault(m => m.IsPeer) is { } peer)

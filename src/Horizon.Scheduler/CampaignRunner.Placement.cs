@@ -1,0 +1,99 @@
+using Horizon.Config;
+using Horizon.Scheduler.Platforms;
+
+namespace Horizon.Scheduler;
+
+public sealed partial class CampaignRunner
+{
+    private readonly Dictionary<string, IGuestTransport> hostSessions = [];
+    private readonly Dictionary<string, HostTopology> topologies = [];
+
+    private IGuestTransport HostSession(TestHost host)
+    {
+        lock (hostSessions)
+        {
+            if (!hostSessions.TryGetValue(host.Name, out var session))
+            {
+                hostSessions[host.Name] = session = Transports.For(host.Name, host.Transport);
+            }
+
+            return session;
+        }
+    }
+
+    /// <summary>
+    /// Applies the experiment's CPU scheme on every host its guests run on, through each platform's adapter, and reads
+    /// the placement back; a difference stops the experiment before it runs. Returns, per guest, the affinity to give
+    /// the workload's processes inside the guest (native guests; null elsewhere — the platform holds the placement).
+    /// </summary>
+    private async Task<IReadOnlyList<string?>> PlaceAsync(ExperimentRun run, CancellationToken ct)
+    {
+        var affinity = new string?[run.Guests.Length];
+        var placement = new object?[run.Guests.Length];
+        var hostControl = new Dictionary<string, object?>();
+        foreach (var group in run.Guests.Select((g, i) => (Guest: g, Index: i)).GroupBy(x => x.Guest.Host))
+        {
+            var host = testbed.Hosts.First(h => h.Name == group.Key);
+            var members = group.ToList();
+            var needsHost = run.Plan.Scheme != CpuScheme.Default || members.Any(m => PlatformAdapter.For(m.Guest.Platform) is not null);
+            HostTopology topology;
+            if (!topologies.TryGetValue(host.Name, out topology!))
+            {
+                // Native guests are their host: the topology comes from where the workload runs.
+                var transport = members.All(m => m.Guest.Platform == Platform.Native) && host.Transport.Kind == TransportKind.Local
+                    ? run.Transport(members[0].Index) : HostSession(host);
+                topologies[host.Name] = topology = await HostTopology.DiscoverAsync(transport, ct);
+            }
+
+            var plan = CpuPlanner.Plan(run.Plan.Scheme, [.. members.Select(m => m.Guest)], topology, host.ControlCpus, host.Name);
+            var context = needsHost ? new HostContext(host, HostSession(host), topology) : null;
+            for (var j = 0; j < members.Count; j++)
+            {
+                var (guest, index) = members[j];
+                var adapter = PlatformAdapter.For(guest.Platform);
+                var planned = plan.GuestVcpus[j];
+                if (adapter is null)
+                {
+                    // Native: taskset around the round script; the guest reads its own affinity back (begin line).
+                    affinity[index] = plan.GuestCpus(j);
+                    placement[index] = new { adapter = "native (taskset in the guest)", planned = affinity[index] ?? "unpinned" };
+                    continue;
+                }
+
+                await adapter.ApplyAsync(context!, guest, planned, ct);
+                var readBack = await adapter.ReadBackAsync(context!, guest, ct);
+                var expected = planned ?? [.. Enumerable.Repeat(topology.All, guest.Vcpus)];
+                var same = adapter.PerGuest
+                    ? CpuList.Same(string.Join(",", readBack), string.Join(",", expected))
+                    : readBack.Count == expected.Count && readBack.Zip(expected).All(p => CpuList.Same(p.First, p.Second));
+                if (!same)
+                {
+                    throw new InvalidOperationException(
+                        $"refusing to start: the {Names.Of(run.Plan.Scheme)} scheme on {Names.Of(guest.Platform)} guest '{guest.Name}' (host '{host.Name}') " +
+                        $"wants vCPUs on [{string.Join(" | ", expected)}] but the platform reports [{string.Join(" | ", readBack)}]");
+                }
+
+                await adapter.ApplyHostControlAsync(context!, guest, plan, ct);
+                if (await adapter.ReadHostControlAsync(context!, guest, ct) is { } control)
+                {
+                    var wanted = plan.HostControl ?? topology.All;
+                    if (!CpuList.Same(control, wanted))
+                    {
+                        throw new InvalidOperationException(
+                            $"refusing to start: host control on '{host.Name}' should run on CPUs {wanted} under {Names.Of(run.Plan.Scheme)} but the platform reports {(control.Length == 0 ? "none" : control)}");
+                    }
+
+                    hostControl[host.Name] = new { cpus = control, vcpus = plan.HostControlVcpus };
+                }
+
+                placement[index] = new { adapter = Names.Of(guest.Platform), planned = expected, read_back = readBack };
+            }
+
+            hostControl.TryAdd(host.Name, new { topology = topology.Describe(), control = plan.HostControl });
+        }
+
+        run.Placement = placement;
+        run.HostControl = hostControl;
+        return affinity;
+    }
+}
