@@ -29,6 +29,10 @@ public sealed class BenchScaleCommand : AsyncCommand<BenchScaleCommand.Settings>
         [Description("Rounds per guest (default 3).")]
         public int Rounds { get; init; } = 3;
 
+        [CommandOption("--figure <DIR>")]
+        [Description("Directory for the cost-vs-guests figure (bench-scale.png/.svg; default .horizon/figures).")]
+        public string Figure { get; init; } = Path.Combine(".horizon", "figures");
+
         [CommandOption("--round-seconds <S>")]
         [Description("Length of a round; guests start staggered over it (default 2).")]
         public double RoundSeconds { get; init; } = 2;
@@ -39,9 +43,11 @@ public sealed class BenchScaleCommand : AsyncCommand<BenchScaleCommand.Settings>
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         var table = new Table().AddColumns("guests", "probes sent", "accepted", "lost", "rounds recorded", "probe rate /s", "arrival→recorded p50", "p99", "max", "memory / guest", "writes / commit");
+        var points = new List<(int, double, double, double, double)>();
         foreach (var n in settings.Guests.Split(',').Select(int.Parse))
         {
             var r = await RunAsync(n, settings.Rounds, settings.RoundSeconds, cancellationToken);
+            points.Add((n, r.P50, r.P99, r.Max, r.BytesPerGuest / 1024.0));
             table.AddRow(n.ToString("N0"), r.Sent.ToString("N0"), r.Accepted.ToString("N0"), (r.Sent - r.Accepted).ToString("N0"), $"{r.Recorded:N0} / {n * settings.Rounds:N0}",
                 r.Rate.ToString("N0"), Ms(r.P50), Ms(r.P99), Ms(r.Max), $"{r.BytesPerGuest / 1024.0:0.0} KiB", r.WritesPerCommit.ToString("0.0"));
             Console.WriteLine($"guests={n} probes_sent={r.Sent} accepted={r.Accepted} lost={r.Sent - r.Accepted} rounds_recorded={r.Recorded}/{n * settings.Rounds} " +
@@ -49,6 +55,8 @@ public sealed class BenchScaleCommand : AsyncCommand<BenchScaleCommand.Settings>
         }
 
         AnsiConsole.Write(table);
+        var figure = Figures.StudyFigures.ScaleCost(points, settings.Figure);
+        Console.WriteLine($"figure: {figure.PngPath} and {figure.SvgPath}");
         AnsiConsole.MarkupLine("[grey]delay = from the end probe's kernel arrival stamp to the experiment grain having recorded the round (SQLite store included); memory = managed heap growth over the run per guest (timing state, grains and their state)[/]");
         return 0;
     }

@@ -26,6 +26,9 @@ public sealed record RunnerOptions(TimeSpan PrepareTimeout, TimeSpan MissingProb
 /// </summary>
 public sealed partial class CampaignRunner(IGrainFactory grains, TimingService timing, Testbed testbed, IRunProgress? progress = null, RunnerOptions? options = null)
 {
+    /// <summary>Round metric: the start probe's arrival, seconds on the controller's monotonic clock.</summary>
+    public const string StartMetric = Results.RoundResult.StartMetric;
+
     private readonly IRunProgress progress = progress ?? SilentProgress.Instance;
     private readonly RunnerOptions options = options ?? RunnerOptions.Default;
     private readonly Dictionary<string, HostDescription> described = [];
@@ -478,6 +481,13 @@ public sealed partial class CampaignRunner(IGrainFactory grains, TimingService t
         else if (run.Workload is { ReportsOutput: true } && line is { ExitCode: not 0 } && outputs.TryGetValue((g, r), out var failedText))
         {
             reason += $" ({CommandResult.Tail(failedText, 2)})";
+        }
+
+        if (t.StartArrivalNs is { } startNs)
+        {
+            // The start probe's arrival on the controller's monotonic clock: the spread across guests of a block's first
+            // round is the start skew of concurrent guests (reports compute it per block).
+            metrics = (metrics ?? ImmutableDictionary<string, double>.Empty).SetItem(StartMetric, startNs / 1e9);
         }
 
         var record = new RoundRecord(run.Definition.Id, g, run.Guests[g].Name, r, outcome, t.Seconds, line?.GuestSeconds, line?.GuestStart, line?.ExitCode, reason,

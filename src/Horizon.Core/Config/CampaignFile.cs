@@ -9,9 +9,9 @@ namespace Horizon.Config;
 /// <summary>Reads a campaign file or a built-in preset. See README "Campaign file" for the format.</summary>
 public static class CampaignFile
 {
-    private static readonly string[] PlanKeys = ["rounds", "round_timeout", "cpu_scheme", "guests", "concurrent", "probe_copies"];
+    private static readonly string[] PlanKeys = ["rounds", "round_timeout", "cpu_scheme", "cpu_schemes", "guests", "guest_counts", "concurrent", "probe_copies"];
 
-    public static IReadOnlyList<string> Presets { get; } = ["quick", "study"];
+    public static IReadOnlyList<string> Presets { get; } = ["quick", "study", "scaling"];
 
     public static string PresetText(string name)
     {
@@ -99,16 +99,36 @@ public static class CampaignFile
 
             e.RejectUnknown(["workload", .. PlanKeys, .. def.Parameters.Select(p => p.Name)]);
             var spec = WorkloadCatalog.Create(def.Name, raw);
-            var sets = plan.Concurrent ? [plan.Guests] : plan.Guests.Select(g => ImmutableArray.Create(g));
-            foreach (var set in sets)
+            IEnumerable<ImmutableArray<string>> sets = plan.Concurrent ? [plan.Guests] : plan.Guests.Select(g => ImmutableArray.Create(g));
+            if (plan.GuestCounts is { } counts)
             {
-                var x = new ExperimentPlan(spec, set, plan.Scheme, plan.Rounds, plan.RoundTimeout, plan.ProbeCopies);
-                if (experiments.Any(y => y.Key == x.Key))
+                // A scaling sweep: the first k guests at once, for each k.
+                var fitting = counts.Where(k => k <= plan.Guests.Length).ToList();
+                foreach (var k in counts.Except(fitting))
                 {
-                    throw e.Error("workload", $"experiment {x.Key} is listed twice");
+                    if (!skipUnsupported)
+                    {
+                        throw e.Error("guest_counts", $"{k} guests at once, but only {plan.Guests.Length} guest(s) are listed ({string.Join(", ", plan.Guests)})");
+                    }
+
+                    skipped.Add($"{def.Name} with {k} guests (the testbed has {plan.Guests.Length})");
                 }
 
-                experiments.Add(x);
+                sets = fitting.Select(k => plan.Guests[..k]);
+            }
+
+            foreach (var set in sets)
+            {
+                foreach (var scheme in plan.Schemes)
+                {
+                    var x = new ExperimentPlan(spec, set, scheme, plan.Rounds, plan.RoundTimeout, plan.ProbeCopies);
+                    if (experiments.Any(y => y.Key == x.Key))
+                    {
+                        throw e.Error("workload", $"experiment {x.Key} is listed twice");
+                    }
+
+                    experiments.Add(x);
+                }
             }
         }
 
@@ -116,7 +136,7 @@ public static class CampaignFile
         return new Campaign(name, file, [.. experiments], interleave) { Skipped = [.. skipped] };
     }
 
-    private sealed record PlanDefaults(RoundPolicy Rounds, TimeSpan RoundTimeout, CpuScheme Scheme, ImmutableArray<string> Guests, bool Concurrent, int ProbeCopies);
+    private sealed record PlanDefaults(RoundPolicy Rounds, TimeSpan RoundTimeout, ImmutableArray<CpuScheme> Schemes, ImmutableArray<string> Guests, bool Concurrent, int ProbeCopies, ImmutableArray<int>? GuestCounts);
 
     private static PlanDefaults ReadPlanDefaults(YamlFields f, Testbed testbed, PlanDefaults? inherited)
     {
@@ -132,7 +152,40 @@ public static class CampaignFile
             throw f.Error("round_timeout", "must be positive");
         }
 
-        var scheme = f.OptionalEnum("cpu_scheme", inherited?.Scheme ?? CpuScheme.Default, Names.Schemes);
+        var schemes = inherited?.Schemes ?? [CpuScheme.Default];
+        if (f.TryGet("cpu_scheme", out _) && f.TryGet("cpu_schemes", out _))
+        {
+            throw f.Error("cpu_schemes", "give cpu_scheme or cpu_schemes, not both");
+        }
+
+        if (f.TryGet("cpu_scheme", out _))
+        {
+            schemes = [f.OptionalEnum("cpu_scheme", CpuScheme.Default, Names.Schemes)];
+        }
+        else if (f.TryGet("cpu_schemes", out var schemeNode))
+        {
+            var list = new List<CpuScheme>();
+            foreach (var n in f.OptionalStringList("cpu_schemes"))
+            {
+                list.Add(Names.Schemes.TryGetValue(n, out var s) ? s
+                    : throw f.Error(schemeNode, f.FieldPath("cpu_schemes"), $"'{n}' is not a CPU scheme; expected one of {string.Join(", ", Names.Schemes.Keys)}"));
+            }
+
+            schemes = list.Count > 0 ? [.. list.Distinct()] : throw f.Error(schemeNode, f.FieldPath("cpu_schemes"), "names no scheme");
+        }
+
+        var guestCounts = inherited?.GuestCounts;
+        if (f.TryGet("guest_counts", out var countsNode))
+        {
+            var list = new List<int>();
+            foreach (var n in f.OptionalStringList("guest_counts"))
+            {
+                list.Add(int.TryParse(n, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var k) && k >= 1 ? k
+                    : throw f.Error(countsNode, f.FieldPath("guest_counts"), $"'{n}' is not a guest count (1 or more)"));
+            }
+
+            guestCounts = list.Count > 0 ? [.. list.Distinct().Order()] : throw f.Error(countsNode, f.FieldPath("guest_counts"), "names no count");
+        }
         var guests = inherited?.Guests ?? [.. testbed.Guests.Select(g => g.Name)];
         if (f.TryGet("guests", out var gnode))
         {
@@ -162,7 +215,7 @@ public static class CampaignFile
 
         var concurrent = f.OptionalBool("concurrent", inherited?.Concurrent ?? false);
         var copies = f.OptionalInt("probe_copies", inherited?.ProbeCopies ?? 3, 1, Probes.ProbeFormat.MaxCopies);
-        return new PlanDefaults(rounds, timeout, scheme, guests, concurrent, copies);
+        return new PlanDefaults(rounds, timeout, schemes, guests, concurrent, copies, guestCounts);
     }
 
     private static RoundPolicy ReadRounds(YamlFields parent, YamlNode node)

@@ -92,6 +92,15 @@ public static class ResultsTable
             MeanCi(r.Statistics, r.Experiment.Metric), r.Statistics is { N: > 1 } s ? s.CoefficientOfVariation.ToString("P1", CultureInfo.InvariantCulture) : "—",
             Ratio(r), string.Join("; ", r.Conclusions.Where(c => c.Kind != Analysers.ConclusionKind.Hint).Select(c => c.Code)),
         }).ToList();
+        return TextTable.Render(header, data);
+    }
+}
+
+/// <summary>A plain-text table with aligned columns.</summary>
+public static class TextTable
+{
+    public static string Render(IReadOnlyList<string> header, IReadOnlyList<string[]> data)
+    {
         var widths = header.Select((h, i) => Math.Max(h.Length, data.Count == 0 ? 0 : data.Max(d => d[i].Length))).ToArray();
         var sb = new StringBuilder();
         sb.AppendLine(string.Join("  ", header.Select((h, i) => h.PadRight(widths[i]))).TrimEnd());

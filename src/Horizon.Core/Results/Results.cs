@@ -18,6 +18,9 @@ public sealed record RoundResult(
     long RecordedUnixMs,
     ImmutableDictionary<string, double>? Metrics = null)
 {
+    /// <summary>Metric every timed round carries: its start probe's arrival, seconds on the controller's monotonic clock.</summary>
+    public const string StartMetric = "start_s";
+
     /// <summary>The round's value for a metric: its duration, or a metric the workload reported.</summary>
     public double? Value(Workloads.Metric metric) =>
         metric.Name == Workloads.Metric.Duration.Name ? Seconds : Metrics is not null && Metrics.TryGetValue(metric.Name, out var v) ? v : null;

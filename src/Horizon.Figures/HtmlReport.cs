@@ -1,0 +1,125 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+using Horizon.Reports;
+using Horizon.Results;
+
+namespace Horizon.Figures;
+
+/// <summary>
+/// One self-contained directory: report.html with the study-style tables and every figure (SVG shown, PNG linked),
+/// plus the CSV/JSON exports beside it. Opens from disk, no server, no script from elsewhere.
+/// </summary>
+public static class HtmlReport
+{
+    public static string Write(string campaign, IReadOnlyList<ExperimentResult> experiments, IReadOnlyList<(int Seq, Guid Experiment, int FirstRound, int Rounds)> runOrder, string outDir)
+    {
+        var figuresDir = Path.Combine(outDir, "figures");
+        if (Directory.Exists(figuresDir))
+        {
+            Directory.Delete(figuresDir, recursive: true);
+        }
+
+        Directory.CreateDirectory(figuresDir);
+        var rows = ResultsTable.Build(experiments);
+        var blocks = runOrder.GroupBy(o => o.Experiment).ToDictionary(g => g.Key, g => (IReadOnlyList<int>)[.. g.Select(o => o.FirstRound)]);
+        var scaling = ScalingTable.Build(experiments, blocks);
+        var sb = new StringBuilder();
+        string H(string? s) => WebUtility.HtmlEncode(s ?? "");
+        sb.Append(CultureInfo.InvariantCulture, $$"""
+            <!doctype html>
+            <html lang="en"><head><meta charset="utf-8"><title>Horizon report: {{H(campaign)}}</title>
+            <style>
+            body { font-family: sans-serif; margin: 2em; color: #222; }
+            table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
+            th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; vertical-align: top; }
+            th { background: #f3f3f3; }
+            td.num { text-align: right; font-variant-numeric: tabular-nums; }
+            .failed { color: #b00; }
+            figure { display: inline-block; margin: 1em 1em 1em 0; }
+            figure img { width: 720px; border: 1px solid #ddd; }
+            .note { color: #666; font-size: 0.85em; }
+            </style></head>
+            <body data-images="pending">
+            <h1>Horizon report: {{H(campaign)}}</h1>
+            <p class="note">Generated {{DateTime.UtcNow:yyyy-MM-dd HH:mm}} UTC from {{experiments.Count}} experiment(s), {{experiments.Sum(e => e.Rounds.Length)}} round(s).
+            Round durations are timed outside the guests from authenticated UDP probes; intervals are Student-t 95% CIs;
+            ratios to native carry Fieller 95% CIs. Data: <a href="{{H(campaign)}}.json">JSON</a>, <a href="{{H(campaign)}}.experiments.csv">experiments CSV</a>, <a href="{{H(campaign)}}.rounds.csv">rounds CSV</a>.</p>
+            <h2>Results</h2>
+            <table><tr><th>platform</th><th>guests</th><th>workload</th><th>parameters</th><th>scheme</th><th>n</th><th>failed</th><th>mean ± 95% CI</th><th>CV</th><th>ratio to native [95% CI]</th><th>status</th><th>warnings</th></tr>
+
+            """);
+        foreach (var r in rows)
+        {
+            var e = r.Experiment;
+            sb.Append(CultureInfo.InvariantCulture, $"<tr><td>{H(e.Platform)}</td><td>{H(e.GuestLabel)}</td><td>{H(e.Workload)}</td><td>{H(ResultsTable.Parameters(e))}</td><td>{H(e.Scheme)}</td>" +
+                $"<td class=\"num\">{r.Statistics?.N ?? 0}</td><td class=\"num{(e.FailedCount > 0 ? " failed" : "")}\">{e.FailedCount}</td><td class=\"num\">{H(ResultsTable.MeanCi(r.Statistics, e.Metric))}</td>" +
+                $"<td class=\"num\">{(r.Statistics is { N: > 1 } s ? s.CoefficientOfVariation.ToString("P1", CultureInfo.InvariantCulture) : "—")}</td><td>{H(ResultsTable.Ratio(r))}</td>" +
+                $"<td{(e.Status == "Completed" ? "" : " class=\"failed\"")}>{H(e.Status)}{(e.Note is null ? "" : ": " + H(e.Note))}</td><td>{H(string.Join("; ", r.Conclusions.Where(c => c.Kind != Analysers.ConclusionKind.Hint).Select(c => c.Code)))}</td></tr>\n");
+        }
+
+        sb.Append("</table>\n");
+        void Figure(FigureFile f) =>
+            sb.Append(CultureInfo.InvariantCulture, $"<figure><img src=\"figures/{H(Path.GetFileName(f.SvgPath))}\" alt=\"{H(f.Title)}\"><figcaption>{H(f.Title)} (<a href=\"figures/{H(Path.GetFileName(f.PngPath))}\">PNG</a>)</figcaption></figure>\n");
+
+        // Figs 6.1–6.10: single-guest experiments, one figure per workload, parameters and scheme, one bar per platform.
+        var single = rows.Where(r => r.Experiment.Guests.Length == 1 && r.Statistics is not null)
+            .GroupBy(r => (r.Experiment.Workload, P: ResultsTable.Parameters(r.Experiment), r.Experiment.Scheme)).ToList();
+        if (single.Count > 0)
+        {
+            sb.Append("<h2>Platforms compared (one guest)</h2>\n");
+            foreach (var g in single)
+            {
+                Figure(StudyFigures.PlatformBars([.. g], figuresDir));
+            }
+        }
+
+        var multi = scaling.Where(r => r.Guests > 1).ToList();
+        if (multi.Count > 0 || experiments.Select(e => e.Scheme).Distinct().Count() > 1)
+        {
+            sb.Append("<h2>Several guests at once: scaling and fairness by CPU scheme</h2>\n");
+            sb.Append("<p class=\"note\">Per guest: each guest's own mean ± 95% CI. Fairness: Jain's index over the guests' throughput (1 = equal shares). " +
+                "Slowdown: the experiment's mean against the 1-guest run of the same scheme (for durations, N guests on one core should be about N×). " +
+                "Start skew: the largest spread of the guests' start probes over the rounds the start barrier released together.</p>\n");
+            sb.Append("<table><tr><th>platform</th><th>workload</th><th>parameters</th><th>scheme</th><th>guests</th><th>mean ± 95% CI (all guests)</th><th>per guest</th><th>fairness (Jain)</th><th>slowdown vs 1 guest</th><th>start skew</th><th>status</th></tr>\n");
+            foreach (var r in scaling)
+            {
+                sb.Append(CultureInfo.InvariantCulture, $"<tr><td>{H(r.Platform)}</td><td>{H(r.Workload)}</td><td>{H(r.Parameters)}</td><td>{H(r.Scheme)}</td><td class=\"num\">{r.Guests}</td>" +
+                    $"<td class=\"num\">{H(ResultsTable.MeanCi(r.All, r.Experiment.Metric))}</td><td>{string.Join("<br>", r.PerGuest.Select(p => H($"{p.Guest}: {ResultsTable.MeanCi(p.Statistics)}{(p.Failed > 0 ? $" ({p.Failed} failed)" : "")}")))}</td>" +
+                    $"<td class=\"num\">{(r.Fairness is { } f ? f.ToString("0.000", CultureInfo.InvariantCulture) : "—")}</td><td class=\"num\">{(r.Slowdown is { } s ? s.ToString("0.00", CultureInfo.InvariantCulture) + "×" : "—")}</td>" +
+                    $"<td class=\"num\">{(r.StartSkewSeconds is { } k ? (k * 1000).ToString("0.0", CultureInfo.InvariantCulture) + " ms" : "—")}</td>" +
+                    $"<td{(r.Experiment.Status == "Completed" ? "" : " class=\"failed\"")}>{H(r.Experiment.Status)}{(r.Experiment.Note is null ? "" : ": " + H(r.Experiment.Note))}</td></tr>\n");
+            }
+
+            sb.Append("</table>\n");
+            foreach (var g in scaling.Where(r => r.All is not null).GroupBy(r => (r.Platform, r.Workload, r.Parameters)))
+            {
+                Figure(StudyFigures.SchemeBars([.. g], figuresDir));
+            }
+        }
+
+        sb.Append("<h2>Every round (fig. 6.5 style)</h2>\n");
+        foreach (var e in experiments.Where(e => e.Rounds.Length > 0))
+        {
+            Figure(StudyFigures.RoundSeries(e, figuresDir));
+        }
+
+        sb.Append("""
+            <script>
+            // For readers and tests alike: whether every figure really loaded.
+            window.addEventListener('load', function () {
+              var imgs = Array.prototype.slice.call(document.images);
+              var ok = imgs.filter(function (i) { return i.complete && i.naturalWidth > 0; }).length;
+              document.body.setAttribute('data-images', ok + '/' + imgs.length);
+            });
+            </script>
+            </body></html>
+            """);
+        var path = Path.Combine(outDir, "report.html");
+        File.WriteAllText(path, sb.ToString());
+        File.WriteAllText(Path.Combine(outDir, $"{campaign}.json"), Exporters.Json(rows, new Dictionary<string, IReadOnlyList<(int, Guid, int, int)>> { [campaign] = runOrder }));
+        File.WriteAllText(Path.Combine(outDir, $"{campaign}.experiments.csv"), Exporters.ExperimentsCsv(rows));
+        File.WriteAllText(Path.Combine(outDir, $"{campaign}.rounds.csv"), Exporters.RoundsCsv(experiments));
+        return path;
+    }
+}
