@@ -381,7 +381,7 @@ public sealed class OpenVzAdapter : PlatformAdapter
             throw new InvalidOperationException($"container {id} shows {n} CPU(s), the testbed says vcpus: {guest.Vcpus}");
         }
 
-        var mask = (await host.Must($"sed -n 's/^CPUMASK=\"\\{{0,1\\}}\\([^\"]*\\)\"\\{{0,1\\}}$/\\1/p' /etc/vz/conf/{Q(id + ".conf")}", ct)).Trim();
+        var mask = (await host.Must($"sed -n 's/^CPUMASK=\"\\{{0,1\\}}\\([^\"]*\\)\"\\{{0,1\\}}$/\\1/p' \"${{VZ_CONF_DIR:-/etc/vz/conf}}\"/{Q(id + ".conf")}", ct)).Trim();
         var list = mask is "" or "all" ? host.Topology.All : mask;
         return [.. Enumerable.Repeat(list, guest.Vcpus)];
     }
