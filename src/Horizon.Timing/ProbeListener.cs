@@ -5,10 +5,25 @@ using System.Runtime.InteropServices;
 
 namespace Horizon.Timing;
 
+/// <summary>Where a datagram came from (IPv4, network byte order as the kernel gives it): no allocation per datagram.</summary>
+public readonly record struct DatagramSource(uint AddressBigEndian, ushort PortBigEndian)
+{
+    public static DatagramSource From(IPEndPoint e)
+    {
+        Span<byte> bytes = stackalloc byte[4];
+        e.Address.MapToIPv4().TryWriteBytes(bytes, out _);
+        return new(MemoryMarshal.Read<uint>(bytes), BinaryPrimitives.ReverseEndianness((ushort)e.Port));
+    }
+
+    public IPEndPoint ToEndPoint() => new(new IPAddress(AddressBigEndian), BinaryPrimitives.ReverseEndianness(PortBigEndian));
+
+    public override string ToString() => ToEndPoint().ToString();
+}
+
 /// <summary>Receives datagrams; <paramref name="arrivalMonotonicNs"/> is the arrival on the controller's monotonic timeline.</summary>
 public interface IDatagramSink
 {
-    void OnDatagram(ReadOnlySpan<byte> datagram, long arrivalMonotonicNs);
+    void OnDatagram(ReadOnlySpan<byte> datagram, long arrivalMonotonicNs, DatagramSource source);
 
     /// <summary>Called at least every ~50 ms, between batches, on the receive thread.</summary>
     void OnTick(long nowMonotonicNs);
@@ -117,6 +132,28 @@ public sealed class ProbeListener : IDisposable
 
     public TimestampSource Source { get; }
 
+    /// <summary>Sends a datagram from the listening socket (so a guest's connected UDP socket accepts it as from its peer).</summary>
+    public unsafe bool Send(DatagramSource to, ReadOnlySpan<byte> payload)
+    {
+        if (managed is not null)
+        {
+            try
+            {
+                return managed.SendTo(payload, SocketFlags.None, to.ToEndPoint()) == payload.Length;
+            }
+            catch (SocketException)
+            {
+                return false;
+            }
+        }
+
+        var address = new Native.SockAddrIn { Family = Native.AfInet, PortBigEndian = to.PortBigEndian, AddressBigEndian = to.AddressBigEndian };
+        fixed (byte* p = payload)
+        {
+            return Native.SendTo(fd, p, (nuint)payload.Length, 0, &address, (uint)sizeof(Native.SockAddrIn)) == payload.Length;
+        }
+    }
+
     public string? FallbackReason { get; }
 
     public long Datagrams => Interlocked.Read(ref datagrams);
@@ -185,6 +222,7 @@ public sealed class ProbeListener : IDisposable
         var control = (byte*)NativeMemory.AllocZeroed((nuint)(Batch * ControlSize));
         var iov = (Native.IoVec*)NativeMemory.AllocZeroed((nuint)(Batch * sizeof(Native.IoVec)));
         var messages = (Native.MMsgHdr*)NativeMemory.AllocZeroed((nuint)(Batch * sizeof(Native.MMsgHdr)));
+        var names = (Native.SockAddrIn*)NativeMemory.AllocZeroed((nuint)(Batch * sizeof(Native.SockAddrIn)));
         try
         {
             for (var i = 0; i < Batch; i++)
@@ -203,6 +241,8 @@ public sealed class ProbeListener : IDisposable
                 {
                     messages[i].Header.ControlLength = ControlSize;
                     messages[i].Header.Flags = 0;
+                    messages[i].Header.Name = &names[i];
+                    messages[i].Header.NameLength = (uint)sizeof(Native.SockAddrIn);
                 }
 
                 var n = Native.RecvMMsg(fd, messages, Batch, Native.MsgWaitforone, null);
@@ -213,7 +253,8 @@ public sealed class ProbeListener : IDisposable
                     {
                         var stamp = KernelStamp(&messages[i].Header);
                         var arrival = stamp is { } realtime ? clock.ToMonotonic(realtime, offset) : clock.Source.MonotonicNs();
-                        sink.OnDatagram(new ReadOnlySpan<byte>(iov[i].Base, (int)Math.Min(messages[i].Length, BufferSize)), arrival);
+                        sink.OnDatagram(new ReadOnlySpan<byte>(iov[i].Base, (int)Math.Min(messages[i].Length, BufferSize)), arrival,
+                            new DatagramSource(names[i].AddressBigEndian, names[i].PortBigEndian));
                     }
 
                     Interlocked.Add(ref datagrams, n);
@@ -233,6 +274,7 @@ public sealed class ProbeListener : IDisposable
             NativeMemory.Free(control);
             NativeMemory.Free(iov);
             NativeMemory.Free(messages);
+            NativeMemory.Free(names);
         }
     }
 
@@ -272,7 +314,7 @@ public sealed class ProbeListener : IDisposable
                 var n = managed!.ReceiveFrom(buffer, ref any);
                 var arrival = clock.Source.MonotonicNs();
                 Interlocked.Increment(ref datagrams);
-                sink.OnDatagram(buffer.AsSpan(0, n), arrival);
+                sink.OnDatagram(buffer.AsSpan(0, n), arrival, any is IPEndPoint from && from.AddressFamily == AddressFamily.InterNetwork ? DatagramSource.From(from) : default);
             }
             catch (SocketException e) when (e.SocketErrorCode is SocketError.TimedOut or SocketError.WouldBlock or SocketError.ConnectionReset)
             {

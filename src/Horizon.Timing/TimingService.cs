@@ -98,10 +98,19 @@ public sealed class TimingService : IDatagramSink, IDisposable
         }
     }
 
-    public void OnDatagram(ReadOnlySpan<byte> datagram, long arrivalMonotonicNs)
+    public void OnDatagram(ReadOnlySpan<byte> datagram, long arrivalMonotonicNs) => OnDatagram(datagram, arrivalMonotonicNs, default);
+
+    public void OnDatagram(ReadOnlySpan<byte> datagram, long arrivalMonotonicNs, DatagramSource source)
     {
-        Interlocked.Increment(ref datagrams);
         ReceivedCounter.Add(1);
+        Classify(datagram, arrivalMonotonicNs, source);
+
+        // Counted last: once the datagram count includes this one, its classification is already counted too.
+        Interlocked.Increment(ref datagrams);
+    }
+
+    private void Classify(ReadOnlySpan<byte> datagram, long arrivalMonotonicNs, DatagramSource source)
+    {
         if (!ProbeFormat.TryReadHeader(datagram, out var header, out var rejection))
         {
             Reject(rejection);
@@ -120,7 +129,7 @@ public sealed class TimingService : IDatagramSink, IDisposable
             return;
         }
 
-        var outcome = timing.Accept(header, arrivalMonotonicNs);
+        var outcome = header.Phase == ProbePhase.Ready ? timing.Ready(header, source) : timing.Accept(header, arrivalMonotonicNs);
         switch (outcome)
         {
             case AcceptOutcome.AcceptedOutcome:
@@ -152,6 +161,8 @@ public sealed class TimingService : IDatagramSink, IDisposable
         Interlocked.Increment(ref rejected[(int)reason]);
         RejectedCounter.Add(1, new KeyValuePair<string, object?>("reason", reason.ToString()));
     }
+
+    internal bool Send(DatagramSource to, ReadOnlySpan<byte> payload) => listener.Send(to, payload);
 
     public void Dispose() => listener.Dispose();
 }
@@ -235,6 +246,67 @@ public sealed class ExperimentTiming : IDisposable
         {
             return rounds.TryGetValue((guest, round), out var s) && s.Final;
         }
+    }
+
+    private readonly Dictionary<uint, DatagramSource> readyAt = [];
+
+    /// <summary>A guest waits at the start barrier: remember where its probe socket is (first authentic ready probe wins).</summary>
+    internal AcceptOutcome Ready(ProbeHeader header, DatagramSource source)
+    {
+        if (header.Guest >= Guests)
+        {
+            return new AcceptOutcome.Rejected(ProbeRejection.UnknownGuest);
+        }
+
+        if (header.Round != FirstRound || source.PortBigEndian == 0)
+        {
+            return new AcceptOutcome.Rejected(ProbeRejection.RoundOutOfRange);
+        }
+
+        lock (gate)
+        {
+            return readyAt.TryAdd(header.Guest, source) ? AcceptOutcome.Accepted : AcceptOutcome.Duplicate;
+        }
+    }
+
+    /// <summary>Guests whose ready probe arrived (they can be released by datagram).</summary>
+    public IReadOnlyCollection<uint> ReadyGuests
+    {
+        get
+        {
+            lock (gate)
+            {
+                return [.. readyAt.Keys];
+            }
+        }
+    }
+
+    /// <summary>
+    /// Releases the start barrier: one datagram ("go") to every ready guest's probe socket, sent back to back from the
+    /// timing socket, repeated <paramref name="copies"/> times against loss. Returns the guests it was sent to.
+    /// </summary>
+    public IReadOnlyCollection<uint> Release(int copies = 3)
+    {
+        KeyValuePair<uint, DatagramSource>[] targets;
+        lock (gate)
+        {
+            targets = [.. readyAt];
+        }
+
+        var sent = new HashSet<uint>();
+        ReadOnlySpan<byte> go = "go\n"u8;
+        for (var c = 0; c < copies; c++)
+        {
+            foreach (var (guest, to) in targets)
+            {
+                if (service.Send(to, go))
+                {
+                    sent.Add(guest);
+                }
+            }
+        }
+
+        return sent;
     }
 
     internal AcceptOutcome Accept(ProbeHeader header, long arrival)

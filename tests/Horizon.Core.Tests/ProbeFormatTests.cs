@@ -68,7 +68,7 @@ public sealed class ProbeFormatTests
     public void Bad_magic_version_and_phase_are_rejected()
     {
         var good = ProbeFormat.Encode(new ProbeHeader(ProbePhase.Start, 0, Guid.NewGuid(), 0, 0), Key);
-        (int Offset, byte Value, ProbeRejection Why)[] cases = [(0, (byte)'X', ProbeRejection.BadMagic), (4, 2, ProbeRejection.BadVersion), (5, 3, ProbeRejection.BadPhase)];
+        (int Offset, byte Value, ProbeRejection Why)[] cases = [(0, (byte)'X', ProbeRejection.BadMagic), (4, 2, ProbeRejection.BadVersion), (5, 4, ProbeRejection.BadPhase)];
         foreach (var (offset, value, why) in cases)
         {
             var bad = (byte[])good.Clone();
@@ -90,9 +90,14 @@ public sealed class ProbeFormatTests
     {
         var id = Guid.NewGuid();
         var payloads = RoundBlock.Payloads(id, 3, 5, 2, 3, Key);
-        Assert.Equal(2 * 2 * 3, payloads.Count);
+        Assert.Equal((2 * 2 * 3) + 3, payloads.Count);
         var bytes = Convert.FromHexString(payloads[(1 * 2 * 3) + 3 + 2].Replace("\\x", ""));
         Assert.True(ProbeFormat.TryReadHeader(bytes, out var h, out _));
         Assert.Equal(new ProbeHeader(ProbePhase.End, 2, id, 3, 6), h);
+
+        // Then the ready probes of the start barrier, for the block's first round.
+        var ready = Convert.FromHexString(payloads[(2 * 2 * 3) + 1].Replace("\\x", ""));
+        Assert.True(ProbeFormat.TryReadHeader(ready, out var r, out _));
+        Assert.Equal(new ProbeHeader(ProbePhase.Ready, 1, id, 3, 5), r);
     }
 }

@@ -109,6 +109,39 @@ public sealed class TimingServiceTests : IDisposable
     }
 
     [Fact]
+    public async Task A_ready_probe_records_the_guests_socket_and_the_release_datagram_reaches_it()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var id = Guid.NewGuid();
+        var key = ProbeFormat.NewKey();
+        using var session = service.Register(id, key, 2, 4, 6, TimeSpan.FromMinutes(1));
+
+        // Two guests' probe sockets, connected to the timing service as bash's /dev/udp is.
+        using var g0 = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Udp);
+        using var g1 = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Udp);
+        g0.Connect(service.LocalEndPoint);
+        g1.Connect(service.LocalEndPoint);
+        g0.Send(Probe(id, key, ProbePhase.Ready, 4, guest: 0));
+        g0.Send(Probe(id, key, ProbePhase.Ready, 4, guest: 0, copy: 1));
+        g1.Send(Probe(id, key, ProbePhase.Ready, 5, guest: 1));                 // not the block's first round: refused
+        g1.Send(Probe(id, ProbeFormat.NewKey(), ProbePhase.Ready, 4, guest: 1)); // forged: refused
+        await Settle(4);
+        Assert.Equal([0u], session.ReadyGuests);
+        Assert.Equal(1, service.Counters.Duplicates);
+        Assert.Equal(1, service.Counters.Rejected[ProbeRejection.RoundOutOfRange]);
+        Assert.Equal(1, service.Counters.Rejected[ProbeRejection.BadTag]);
+
+        Assert.Equal([0u], session.Release(copies: 2));
+        var buffer = new byte[16];
+        var n = await g0.ReceiveAsync(buffer, System.Net.Sockets.SocketFlags.None, ct).AsTask().WaitAsync(Wait, ct);
+        Assert.Equal("go\n", System.Text.Encoding.ASCII.GetString(buffer, 0, n));
+        Assert.Equal(0, g1.Available);
+
+        // Ready probes never become rounds.
+        Assert.False(session.Results.TryRead(out _));
+    }
+
+    [Fact]
     public async Task Probes_for_a_finished_experiment_are_rejected_as_such()
     {
         var id = Guid.NewGuid();

@@ -7,6 +7,9 @@ public enum ProbePhase : byte
 {
     Start = 1,
     End = 2,
+
+    /// <summary>The guest is prepared and waits at the start barrier; the datagram's source is where to send the release.</summary>
+    Ready = 3,
 }
 
 /// <summary>Why a datagram was not accepted as a probe. Counted, never thrown.</summary>
@@ -139,7 +142,7 @@ public static class ProbeFormat
         }
 
         var phase = datagram[5];
-        if (phase is not ((byte)ProbePhase.Start or (byte)ProbePhase.End))
+        if (phase is not ((byte)ProbePhase.Start or (byte)ProbePhase.End or (byte)ProbePhase.Ready))
         {
             rejection = ProbeRejection.BadPhase;
             return false;

@@ -16,7 +16,10 @@ public sealed record RoundBlock(
     IReadOnlyList<string> PrintfPayloads,
     bool WaitForGo)
 {
-    /// <summary>Computes the payloads: index ((round - first) * 2 + phase - 1) * copies + copy.</summary>
+    /// <summary>
+    /// Computes the payloads: index ((round - first) * 2 + phase - 1) * copies + copy, then the ready probes (phase Ready,
+    /// the first round) at index count * 2 * copies + copy.
+    /// </summary>
     public static IReadOnlyList<string> Payloads(Guid experiment, uint guest, int firstRound, int count, int copies, ReadOnlySpan<byte> key)
     {
         var list = new List<string>(count * 2 * copies);
@@ -31,6 +34,12 @@ public sealed record RoundBlock(
                     list.Add(ProbeFormat.ToPrintfEscapes(probe));
                 }
             }
+        }
+
+        for (var c = 0; c < copies; c++)
+        {
+            ProbeFormat.Encode(new ProbeHeader(ProbePhase.Ready, (byte)c, experiment, guest, (uint)firstRound), key, probe);
+            list.Add(ProbeFormat.ToPrintfEscapes(probe));
         }
 
         return list;
@@ -81,9 +90,16 @@ public static class GuestScripts
         sb.Append("hz_round() (\n").Append(Body(workload.Round)).Append("\n)\n");
         if (block.WaitForGo)
         {
-            sb.Append("rm -f hz.fifo; mkfifo hz.fifo; exec 4<>hz.fifo\n");
+            // Start barrier: tell the timing service where this probe socket is (ready probes), then block on it until the
+            // controller's "go" datagram arrives — every guest is released within microseconds of the others. The go file
+            // (written over SSH) is the fallback when a ready probe or the release datagram was lost.
+            for (var c = 0; c < copies; c++)
+            {
+                sb.Append(CultureInfo.InvariantCulture, $"printf \"${{P[{(block.Count * 2 * copies) + c}]}}\" >&3 2>/dev/null\n");
+            }
+
             sb.Append("echo 'HZ ready'\n");
-            sb.Append("until [[ -e go ]]; do read -t 0.002 -u 4 _ || :; done\n");
+            sb.Append("until [[ -e go ]]; do read -r -t 0.05 -u 3 _ && break; done\n");
         }
 
         sb.Append(CultureInfo.InvariantCulture, $"for ((r={block.FirstRound}; r<{block.FirstRound + block.Count}; r++)); do\n");
