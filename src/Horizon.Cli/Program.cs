@@ -5,6 +5,12 @@ var app = new CommandApp();
 app.Configure(config =>
 {
     config.SetApplicationName("horizon");
+    if (Environment.GetEnvironmentVariable("HORIZON_DEBUG") is "1")
+    {
+        // Full stack traces instead of one-line errors.
+        config.PropagateExceptions();
+    }
+
     config.AddCommand<RunCommand>("run").WithDescription("Run a campaign (default: the quick preset on this machine) and print the results table.");
     config.AddCommand<ServeCommand>("serve").WithDescription("Run the controller with its HTTP API (loopback by default; a token is required elsewhere).");
     config.AddCommand<ResultsCommand>("results").WithDescription("Print a campaign's results: platform × workload, mean ± 95% CI, ratio to native.");

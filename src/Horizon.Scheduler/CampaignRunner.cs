@@ -250,6 +250,32 @@ public sealed partial class CampaignRunner(IGrainFactory grains, TimingService t
 
     private async Task RunBlockAsync(ExperimentRun run, int first, int count, CancellationToken ct)
     {
+        // A block that fails half-way (a guest unreachable after others started) must not leave the started guests
+        // waiting at the barrier or running rounds nobody follows: cancelling the block kills their process groups.
+        using var block = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var scripts = new List<Task<CommandResult>>();
+        try
+        {
+            await RunBlockCoreAsync(run, first, count, scripts, block.Token);
+        }
+        catch (Exception) when (!ct.IsCancellationRequested)
+        {
+            await block.CancelAsync();
+            try
+            {
+                await Task.WhenAll(scripts).WaitAsync(TimeSpan.FromSeconds(60), CancellationToken.None);
+            }
+            catch (Exception e) when (e is OperationCanceledException or TimeoutException or IOException or InvalidOperationException)
+            {
+                // Stopped (or unreachable): what matters is that nothing keeps running unobserved where it can be reached.
+            }
+
+            throw;
+        }
+    }
+
+    private async Task RunBlockCoreAsync(ExperimentRun run, int first, int count, List<Task<CommandResult>> scripts, CancellationToken ct)
+    {
         var key = ProbeFormat.NewKey();
         using var session = timing.Register(run.Definition.Id, key, run.Guests.Length, first, first + count, run.Plan.RoundTimeout, options.MissingProbeGrace);
         var lines = new ConcurrentDictionary<(int Guest, int Round), RoundLine>();
@@ -262,7 +288,6 @@ public sealed partial class CampaignRunner(IGrainFactory grains, TimingService t
         var barrier = run.Guests.Length > 1;
         var address = testbed.ProbeAddress;
         var port = timing.LocalEndPoint.Port;
-        var scripts = new List<Task<CommandResult>>();
 
         // Experiments interleave on the same guests under different schemes: place (and verify) before every block.
         run.Affinity = await PlaceAsync(run, ct);
@@ -328,6 +353,26 @@ public sealed partial class CampaignRunner(IGrainFactory grains, TimingService t
             }
 
             await Task.WhenAll(late.Select(i => run.Transport(i).RunAsync($"touch {GuestScripts.Quote(run.Workdir(i) + "/go")}", TimeSpan.FromSeconds(30), null, ct)));
+
+            // Every release datagram lost (or dropped by a firewall on the way back): after a few seconds without a first
+            // start probe, the go file releases the guest anyway.
+            _ = Task.Run(async () =>
+            {
+                try
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(5), ct);
+                    var stuck = Enumerable.Range(0, run.Guests.Length).Where(i => !late.Contains(i) && !session.HasStarted((uint)i, (uint)first) && !session.IsConcluded((uint)i, (uint)first)).ToList();
+                    if (stuck.Count > 0)
+                    {
+                        progress.Message($"start barrier: {string.Join(", ", stuck.Select(i => run.Guests[i].Name))} did not start 5 s after the release datagram; released over SSH");
+                        await Task.WhenAll(stuck.Select(i => run.Transport(i).RunAsync($"touch {GuestScripts.Quote(run.Workdir(i) + "/go")}", TimeSpan.FromSeconds(30), null, ct)));
+                    }
+                }
+                catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or IOException or InvalidOperationException)
+                {
+                    // The block ended or the campaign stopped first: nothing left to release.
+                }
+            }, ct);
         }
 
         var allScripts = Task.WhenAll(scripts);

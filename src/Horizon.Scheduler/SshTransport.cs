@@ -47,7 +47,20 @@ public sealed class SshTransport : IGuestTransport
         using var timeoutCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeoutCts.CancelAfter(timeout);
         var stdout = new StringBuilder();
-        var execution = command.ExecuteAsync(timeoutCts.Token);
+        Task execution;
+        try
+        {
+            // Opening the channel happens synchronously inside ExecuteAsync (a blocking wait of up to the connection timeout):
+            // done on a thread of its own so that many guests opening channels at once cannot starve the thread pool
+            // that SSH.NET's own receive path needs to deliver the confirmations.
+            execution = await Task.Factory.StartNew(() => command.ExecuteAsync(timeoutCts.Token), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        }
+        catch (Exception e) when (e is SshOperationTimeoutException or SshException)
+        {
+            Drop();
+            throw new IOException($"{name}: SSH to {spec.Address}:{spec.Port} did not open a session channel in time ({e.Message})", e);
+        }
+
         var reader = Task.Run(async () =>
         {
             using var lines = new StreamReader(command.OutputStream, Encoding.UTF8);
@@ -71,6 +84,12 @@ public sealed class SshTransport : IGuestTransport
             Drop();
             throw new IOException($"{name}: the SSH connection to {spec.Address}:{spec.Port} dropped during a command: {e.Message}", e);
         }
+        catch (Exception e) when (e is SshOperationTimeoutException or SshException)
+        {
+            // A channel that could not be opened in time (a guest too busy to answer): the next command reconnects.
+            Drop();
+            throw new IOException($"{name}: SSH to {spec.Address}:{spec.Port} did not answer a command in time ({e.Message})", e);
+        }
 
         await reader.WaitAsync(TimeSpan.FromSeconds(10), CancellationToken.None).ConfigureAwait(false);
         cancellationToken.ThrowIfCancellationRequested();
@@ -92,9 +111,14 @@ public sealed class SshTransport : IGuestTransport
                 await client.UploadFileAsync(stream, path, cancellationToken);
                 return;
             }
-            catch (Exception e) when (attempt < 2 && e is SshConnectionException or SocketException or ObjectDisposedException)
+            catch (Exception e) when (attempt < 2 && e is SshConnectionException or SocketException or ObjectDisposedException or SshOperationTimeoutException)
             {
                 Drop();
+            }
+            catch (Exception e) when (e is SshException or SocketException or ObjectDisposedException)
+            {
+                Drop();
+                throw new IOException($"{name}: cannot write {path} over SFTP to {spec.Address}:{spec.Port}: {e.Message}", e);
             }
         }
     }
@@ -134,7 +158,7 @@ public sealed class SshTransport : IGuestTransport
 
                 var client = new SshClient(Connection());
                 client.HostKeyReceived += CheckHostKey;
-                client.KeepAliveInterval = TimeSpan.FromSeconds(15);
+                client.KeepAliveInterval = Timeout.InfiniteTimeSpan;
                 try
                 {
                     await client.ConnectAsync(ct);
@@ -205,7 +229,7 @@ public sealed class SshTransport : IGuestTransport
 
         return new ConnectionInfo(spec.Address!, spec.Port, spec.User!, new PrivateKeyAuthenticationMethod(spec.User!, new PrivateKeyFile(keyPath)))
         {
-            Timeout = TimeSpan.FromSeconds(15),
+            Timeout = TimeSpan.FromSeconds(30),
         };
     }
 

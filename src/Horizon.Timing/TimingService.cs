@@ -269,6 +269,15 @@ public sealed class ExperimentTiming : IDisposable
         }
     }
 
+    /// <summary>True once the start probe of (guest, round) arrived.</summary>
+    public bool HasStarted(uint guest, uint round)
+    {
+        lock (gate)
+        {
+            return rounds.TryGetValue((guest, round), out var s) && s.Start is not null;
+        }
+    }
+
     /// <summary>Guests whose ready probe arrived (they can be released by datagram).</summary>
     public IReadOnlyCollection<uint> ReadyGuests
     {

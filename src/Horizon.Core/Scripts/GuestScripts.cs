@@ -99,7 +99,9 @@ public static class GuestScripts
             }
 
             sb.Append("echo 'HZ ready'\n");
-            sb.Append("until [[ -e go ]]; do read -r -t 0.05 -u 3 _ && break; done\n");
+            // -N 1: bash reads a socket byte by byte and one read(2) consumes the whole datagram, so wait for one byte, not a line.
+            // A controller that died before releasing must not leave the guest waiting forever: give up after 15 minutes.
+            sb.Append("until [[ -e go ]]; do (( SECONDS > 900 )) && { echo 'HZ fatal barrier-timeout'; exit 92; }; read -r -N 1 -t 0.05 -u 3 _ && break; done\n");
         }
 
         sb.Append(CultureInfo.InvariantCulture, $"for ((r={block.FirstRound}; r<{block.FirstRound + block.Count}; r++)); do\n");
