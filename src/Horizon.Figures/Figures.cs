@@ -167,7 +167,7 @@ public static class StudyFigures
         plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual([.. points.Select(p => new Tick(Math.Log10(p.Guests), p.Guests.ToString("N0", CultureInfo.InvariantCulture)))]);
         var ms = new[] { 0.1, 1, 10, 100, 1000, 10000 };
         plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericManual([.. ms.Select(m => new Tick(Math.Log10(m), m < 1 ? $"{m} ms" : $"{m:N0} ms"))]);
-        plot.ShowLegend(Alignment.UpperLeft);
+        plot.ShowLegend(Alignment.MiddleRight);
         plot.Title("probe arrival to round recorded, by simulated guests (log scales)");
         plot.XLabel("guests");
         plot.YLabel("delay");
