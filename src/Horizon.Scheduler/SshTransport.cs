@@ -158,7 +158,7 @@ public sealed class SshTransport : IGuestTransport
 
                 var client = new SshClient(Connection());
                 client.HostKeyReceived += CheckHostKey;
-                client.KeepAliveInterval = Timeout.InfiniteTimeSpan;
+                client.KeepAliveInterval = TimeSpan.FromSeconds(15);
                 try
                 {
                     await client.ConnectAsync(ct);

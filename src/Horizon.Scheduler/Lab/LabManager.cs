@@ -321,6 +321,12 @@ public sealed class LabManager(string directory)
         return port;
     }
 
+    /// <summary>
+    /// A MAC address of the VM's own. QEMU gives every NIC 52:54:00:12:34:56 unless told otherwise; two VMs on one bridge
+    /// then take turns owning it and lose each other's packets (seen here as SSH stalls of up to 30 s).
+    /// </summary>
+    private static string Mac(LabSpec spec, int host, int index) => $"52:54:00:{spec.Subnet & 0xff:x2}:{host & 0xff:x2}:{index & 0xff:x2}";
+
     private static string Veth(LabSpec spec, int host, int index) => $"hz{spec.Subnet}l{host}x{index}";
 
     /// <summary>The core a 1-vCPU container is pinned to (cpuset cgroup): core 0 stays with the host, containers take the rest in turn.</summary>
@@ -365,9 +371,6 @@ public sealed class LabManager(string directory)
             # Room for the socket buffers the network workloads ask for (this guest kernel's own setting).
             echo 8388608 > /proc/sys/net/core/rmem_max; echo 8388608 > /proc/sys/net/core/wmem_max
             mkdir -p /run/sshd; /usr/sbin/sshd -e
-            # A datagram a second to the lab's controller address keeps the emulated NIC's receive path moving: measured here,
-            # an idle TCG guest otherwise loses packets after some seconds of silence and TCP backs off for up to half a minute.
-            gw="$(sed -n 's/.*hz_gw=\([^ ]*\).*/\1/p' /proc/cmdline)"; ( while :; do echo > "/dev/udp/$gw/9"; sleep 1; done ) 2>/dev/null &
             echo "horizon: guest up"
             while :; do wait; sleep 1; done
             """, ct);
@@ -379,8 +382,8 @@ public sealed class LabManager(string directory)
         var pidFile = Path.Combine(vmDir, "qemu.pid");
         await Must(
             $"nsenter --net=/run/netns/{hostNs} qemu-system-x86_64 -name {name} -accel tcg,thread=multi -machine q35 -cpu max -smp 1 -m 1024 " +
-            $"-kernel {kernel}/vmlinuz -initrd {kernel}/initrd.img -append 'console=ttyS0 root=/dev/vda rw net.ifnames=0 quiet hz_ip={address}/24 hz_name={name} hz_gw={spec.ControllerAddress}' " +
-            $"-drive file={disk},if=virtio,format=raw,cache=unsafe -netdev tap,id=n0,ifname={tap},script=no,downscript=no -device virtio-net-pci,netdev=n0 " +
+            $"-kernel {kernel}/vmlinuz -initrd {kernel}/initrd.img -append 'console=ttyS0 root=/dev/vda rw net.ifnames=0 quiet hz_ip={address}/24 hz_name={name}' " +
+            $"-drive file={disk},if=virtio,format=raw,cache=unsafe -netdev tap,id=n0,ifname={tap},script=no,downscript=no -device virtio-net-pci,netdev=n0,mac={Mac(spec, host, index)} " +
             $"-display none -serial file:{vmDir}/console.log -qmp unix:{vmDir}/qmp.sock,server,nowait -daemonize -pidfile {pidFile}", ct);
         var pid = int.Parse((await File.ReadAllTextAsync(pidFile, ct)).Trim(), CultureInfo.InvariantCulture);
         state.Processes.Add(new LabProcess(pid, disk, $"{name} qemu"));
