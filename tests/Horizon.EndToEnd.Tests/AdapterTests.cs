@@ -164,6 +164,24 @@ public sealed class AdapterTests : IDisposable
     }
 
     [Fact]
+    public void Qmp_replies_give_vcpu_threads_in_vcpu_order_and_errors_are_reported()
+    {
+        // The three replies of one QMP conversation: greeting, qmp_capabilities, query-cpus-fast (vCPUs listed out of order).
+        const string conversation = """
+            {"QMP": {"version": {"qemu": {"micro": 19, "minor": 2, "major": 7}, "package": "Debian 1:7.2+dfsg-7+deb12u18"}, "capabilities": ["oob"]}}
+            {"return": {}}
+            {"return": [{"thread-id": 4102, "props": {"core-id": 0, "thread-id": 0, "node-id": 0, "socket-id": 1}, "qom-path": "/machine/unattached/device[1]", "cpu-index": 1, "target": "x86_64"}, {"thread-id": 4101, "props": {"core-id": 0, "thread-id": 0, "node-id": 0, "socket-id": 0}, "qom-path": "/machine/unattached/device[0]", "cpu-index": 0, "target": "x86_64"}]}
+            """;
+        Assert.Equal([4101, 4102], QemuAdapter.ParseThreads(conversation));
+        var error = Assert.Throws<InvalidOperationException>(() => QemuAdapter.ParseThreads("""
+            {"QMP": {"version": {}, "capabilities": []}}
+            {"error": {"class": "CommandNotFound", "desc": "The command query-cpus-fast has not been found"}}
+            """));
+        Assert.Contains("has not been found", error.Message, StringComparison.Ordinal);
+        Assert.Throws<InvalidOperationException>(() => QemuAdapter.ParseThreads("{\"QMP\": {}}\n"));
+    }
+
+    [Fact]
     public async Task Kvm_pins_vcpus_and_the_emulator_and_reads_vcpuinfo_back()
     {
         var host = await Host();

@@ -94,6 +94,33 @@ public sealed class LabTests
                 }
                 Assert.All(results, e => Assert.Equal(3, e.Rounds.Count(r => r.Measured)));
                 Assert.Contains("in network namespace", lab.Controller!.Timing.TimestampDescription);
+
+                // The container and the VM at once under shared-core: lxc-cgroup and the QMP vCPU thread's affinity put both
+                // on the first core and read it back; exclusive needs more cores than this host has and says so.
+                var (placed, schemes) = await lab.RunAsync("""
+                    campaign: schemes-in-the-lab
+                    rounds: 2
+                    round_timeout: 1m
+                    guests: [host1-lxc1, host1-qemu1]
+                    concurrent: true
+                    cpu_schemes: [shared-core, exclusive]
+                    experiments:
+                      - workload: command
+                        run: sleep 0.1
+                    """, testbed);
+                var shared = schemes.Single(e => e.Scheme == "shared-core");
+                Assert.Equal("Completed", shared.Status);
+                Assert.Equal(4, shared.Rounds.Count(r => r.Measured));
+                Assert.Contains("\"adapter\":\"lxc\",\"planned\":[\"0\"],\"read_back\":[\"0\"]", shared.EnvironmentJson, StringComparison.Ordinal);
+                Assert.Contains("\"adapter\":\"qemu\",\"planned\":[\"0\"],\"read_back\":[\"0\"]", shared.EnvironmentJson, StringComparison.Ordinal);
+                var exclusive = schemes.Single(e => e.Scheme == "exclusive");
+                Assert.Equal(Environment.ProcessorCount >= 3 ? "Completed" : "Failed", exclusive.Status);
+                if (Environment.ProcessorCount < 3)
+                {
+                    Assert.Contains("the exclusive scheme needs 3 physical cores", exclusive.Note, StringComparison.Ordinal);
+                }
+
+                Assert.False(placed.AllCompleted && Environment.ProcessorCount < 3);
             }
 
             // The guest really ran inside the lab host's namespace.
