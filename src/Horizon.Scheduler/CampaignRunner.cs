@@ -520,7 +520,9 @@ public sealed partial class CampaignRunner(IGrainFactory grains, TimingService t
         }
 
         ImmutableDictionary<string, double>? metrics = null;
-        if (run.Workload is { ReportsOutput: true } workload && outcome == RoundOutcome.Measured)
+        // The scripts say whether this experiment's guests send their output back (a command with regex metrics does).
+        var reports = run.Scripts?.ReportOutput == true;
+        if (reports && run.Workload is { } workload && outcome == RoundOutcome.Measured)
         {
             try
             {
@@ -534,7 +536,7 @@ public sealed partial class CampaignRunner(IGrainFactory grains, TimingService t
                 reason = $"round output unusable: {e.Message}";
             }
         }
-        else if (run.Workload is { ReportsOutput: true } && line is { ExitCode: not 0 } && outputs.TryGetValue((g, r), out var failedText))
+        else if (reports && line is { ExitCode: not 0 } && outputs.TryGetValue((g, r), out var failedText))
         {
             reason += $" ({CommandResult.Tail(failedText, 2)})";
         }

@@ -34,6 +34,44 @@ public sealed class ConfigTests
     }
 
     [Fact]
+    public void A_sweep_expands_into_one_experiment_per_combination_and_keeps_the_values()
+    {
+        var c = CampaignFile.Parse("c.yaml", """
+            campaign: c
+            experiments:
+              - workload: command
+                run: "stress -c {n} -t {t}"
+                metrics: "ops=([0-9]+) ops"
+                sweep:
+                  n: [1, 2]
+                  t: [5s, 10s]
+              - workload: superpi
+                sweep:
+                  digits: [65536, 131072]
+            """, Lab);
+        var commands = c.Experiments.Where(e => e.Workload.Name == "command").Select(e => e.Workload.Parameters).ToList();
+        Assert.Equal(4, commands.Count);
+        Assert.Equal(["stress -c 1 -t 5s", "stress -c 1 -t 10s", "stress -c 2 -t 5s", "stress -c 2 -t 10s"], commands.Select(p => p["run"]));
+        Assert.Equal(["n=1 t=5s", "n=1 t=10s", "n=2 t=5s", "n=2 t=10s"], commands.Select(p => p["variant"]));
+        Assert.Equal(["65536", "131072"], c.Experiments.Where(e => e.Workload.Name == "superpi").Select(e => e.Workload.Parameters["digits"]));
+        Assert.Equal(c.Experiments.Length, c.Experiments.Select(e => e.Key).Distinct().Count());
+    }
+
+    [Fact]
+    public void Command_metrics_are_read_from_the_output_by_the_given_regexes()
+    {
+        var spec = WorkloadCatalog.Create("command", new Dictionary<string, string> { ["run"] = "x", ["metrics"] = "rps=Requests/sec:\\s+([0-9.]+)\np99=99%\\s+([0-9.]+)ms" });
+        var def = WorkloadCatalog.Get("command");
+        Assert.True(def.Build(spec).ReportOutput);
+        var m = def.ParseOutput(spec, "Latency 1ms\n  99%   12.5ms\nRequests/sec:  48123.7\n");
+        Assert.Equal(48123.7, m["rps"], 6);
+        Assert.Equal(12.5, m["p99"], 6);
+        var missing = Assert.Throws<FormatException>(() => def.ParseOutput(spec, "nothing here"));
+        Assert.Contains("'rps'", missing.Message, StringComparison.Ordinal);
+        Assert.False(def.Build(WorkloadCatalog.Create("command", new Dictionary<string, string> { ["run"] = "x" })).ReportOutput);
+    }
+
+    [Fact]
     public void Default_testbed_is_this_machine_as_a_local_native_guest()
     {
         var t = TestbedFile.Default();

@@ -36,6 +36,49 @@ public sealed class RunTests
     }
 
     [Fact]
+    public async Task A_swept_command_with_regex_metrics_runs_end_to_end_and_reaches_results_exports_and_report()
+    {
+        await using var lab = await Lab.StartAsync();
+        var (outcome, results) = await lab.RunAsync("""
+            campaign: sweep
+            rounds: 2
+            round_timeout: 30s
+            experiments:
+              - workload: command
+                run: "for i in $(seq {naps}); do sleep 0.05; done; echo \"took {naps} naps\""
+                metrics: "naps=took ([0-9]+) naps"
+                sweep:
+                  naps: [1, 4]
+            """);
+        Assert.True(outcome.AllCompleted, string.Join("; ", outcome.Experiments.Select(x => x.Note)));
+        Assert.Equal(2, results.Length);
+        foreach (var e in results)
+        {
+            var naps = int.Parse(e.Parameters["variant"].Split('=')[1], CultureInfo.InvariantCulture);
+            Assert.All(e.Rounds, r =>
+            {
+                Assert.True(r.Measured);
+                Assert.Equal(naps, r.Metrics!["naps"]);
+                Assert.InRange(r.Seconds!.Value, 0.05 * naps, (0.05 * naps) + 0.2);
+            });
+        }
+
+        var csv = Exporters.RoundsCsv(results);
+        Assert.Contains("naps=4", csv, StringComparison.Ordinal);
+        Assert.Contains("variant=naps=1", csv, StringComparison.Ordinal);
+        var dir = Directory.CreateTempSubdirectory("horizon-sweep-").FullName;
+        try
+        {
+            var html = await File.ReadAllTextAsync(Horizon.Figures.HtmlReport.Write("sweep", results, lab.Controller!.Store.RunOrder("sweep"), dir), TestContext.Current.CancellationToken);
+            Assert.Contains("variant=naps=4", html, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task A_guest_whose_clock_runs_double_and_an_hour_behind_is_still_measured_right()
     {
         using var leftovers = Lab.FaketimeLeftovers();

@@ -89,6 +89,18 @@ public static class CampaignFile
                         throw e.Error(v, e.FieldPath(p.Name), error);
                     }
 
+                    if (def is CommandWorkload && p.Name == "metrics")
+                    {
+                        try
+                        {
+                            CommandWorkload.MetricPatterns(textValue);
+                        }
+                        catch (FormatException x)
+                        {
+                            throw e.Error(v, e.FieldPath(p.Name), x.Message);
+                        }
+                    }
+
                     raw[p.Name] = textValue;
                 }
                 else if (p.Default is null)
@@ -97,43 +109,134 @@ public static class CampaignFile
                 }
             }
 
-            e.RejectUnknown(["workload", .. PlanKeys, .. def.Parameters.Select(p => p.Name)]);
-            var spec = WorkloadCatalog.Create(def.Name, raw);
-            IEnumerable<ImmutableArray<string>> sets = plan.Concurrent ? [plan.Guests] : plan.Guests.Select(g => ImmutableArray.Create(g));
-            if (plan.GuestCounts is { } counts)
+            e.RejectUnknown(["workload", "sweep", .. PlanKeys, .. def.Parameters.Select(p => p.Name)]);
+            foreach (var variant in Sweep(e, def, raw))
             {
-                // A scaling sweep: the first k guests at once, for each k.
-                var fitting = counts.Where(k => k <= plan.Guests.Length).ToList();
-                foreach (var k in counts.Except(fitting))
-                {
-                    if (!skipUnsupported)
-                    {
-                        throw e.Error("guest_counts", $"{k} guests at once, but only {plan.Guests.Length} guest(s) are listed ({string.Join(", ", plan.Guests)})");
-                    }
-
-                    skipped.Add($"{def.Name} with {k} guests (the testbed has {plan.Guests.Length})");
-                }
-
-                sets = fitting.Select(k => plan.Guests[..k]);
-            }
-
-            foreach (var set in sets)
-            {
-                foreach (var scheme in plan.Schemes)
-                {
-                    var x = new ExperimentPlan(spec, set, scheme, plan.Rounds, plan.RoundTimeout, plan.ProbeCopies);
-                    if (experiments.Any(y => y.Key == x.Key))
-                    {
-                        throw e.Error("workload", $"experiment {x.Key} is listed twice");
-                    }
-
-                    experiments.Add(x);
-                }
+                var spec = WorkloadCatalog.Create(def.Name, variant);
+                AddExperiments(e, def, spec, plan, experiments, skipped, skipUnsupported);
             }
         }
 
         root.RejectUnknown(["campaign", "interleave", "experiments", .. PlanKeys]);
         return new Campaign(name, file, [.. experiments], interleave) { Skipped = [.. skipped] };
+    }
+
+    /// <summary>
+    /// An experiment's `sweep:` (hyperfine's parameter lists): every combination of the listed values becomes an experiment.
+    /// A name that is a parameter of the workload sets it; for `command`, any other name is a {placeholder} substituted in
+    /// run, setup, before, cleanup and metrics, and the combination is kept as the experiment's `variant` parameter.
+    /// </summary>
+    private static List<Dictionary<string, string>> Sweep(YamlFields e, WorkloadDefinition def, Dictionary<string, string> raw)
+    {
+        var variants = new List<Dictionary<string, string>> { new(raw) };
+        if (!e.TryGet("sweep", out var node))
+        {
+            return variants;
+        }
+
+        if (node is not YamlMappingNode map || map.Children.Count == 0)
+        {
+            throw e.Error(node, e.FieldPath("sweep"), "expected a mapping of name: [values, …]");
+        }
+
+        var texts = new[] { "run", "setup", "before", "cleanup", "metrics" };
+        foreach (var (keyNode, valuesNode) in map.Children)
+        {
+            var name = (keyNode as YamlScalarNode)?.Value ?? "";
+            var field = e.FieldPath($"sweep.{name}");
+            if (valuesNode is not YamlSequenceNode seq || seq.Children.Count == 0 || seq.Children.Any(c => c is not YamlScalarNode))
+            {
+                throw e.Error(valuesNode, field, "expected a list of values, e.g. [1, 2, 4]");
+            }
+
+            var values = seq.Children.Select(c => ((YamlScalarNode)c).Value ?? "").ToList();
+            var parameter = def.Parameters.FirstOrDefault(p => p.Name == name);
+            if (parameter is not null)
+            {
+                foreach (var v in values)
+                {
+                    if (WorkloadDefinition.Normalize(parameter, v, out _) is { } error)
+                    {
+                        throw e.Error(valuesNode, field, error);
+                    }
+                }
+            }
+            else if (def.Name != "command")
+            {
+                throw e.Error(keyNode, field, $"'{name}' is not a parameter of {def.Name} ({string.Join(", ", def.Parameters.Select(p => p.Name))}); placeholders are for the command workload");
+            }
+            else if (!texts.Any(t => raw.GetValueOrDefault(t, "").Contains($"{{{name}}}", StringComparison.Ordinal)))
+            {
+                throw e.Error(keyNode, field, $"'{{{name}}}' appears in none of {string.Join(", ", texts)}");
+            }
+
+            var next = new List<Dictionary<string, string>>();
+            foreach (var variant in variants)
+            {
+                foreach (var v in values)
+                {
+                    var d = new Dictionary<string, string>(variant);
+                    if (parameter is not null)
+                    {
+                        d[name] = v;
+                    }
+                    else
+                    {
+                        foreach (var t in texts.Where(d.ContainsKey))
+                        {
+                            d[t] = d[t].Replace($"{{{name}}}", v, StringComparison.Ordinal);
+                        }
+
+                        d["variant"] = (d.GetValueOrDefault("variant", "") + $" {name}={v}").Trim();
+                    }
+
+                    next.Add(d);
+                }
+            }
+
+            variants = next;
+        }
+
+        return variants;
+    }
+
+    private static void AddExperiments(YamlFields e, WorkloadDefinition def, WorkloadSpec spec, PlanDefaults plan, List<ExperimentPlan> experiments, List<string> skipped, bool skipUnsupported)
+    {
+        IEnumerable<ImmutableArray<string>> sets = plan.Concurrent ? [plan.Guests] : plan.Guests.Select(g => ImmutableArray.Create(g));
+        if (plan.GuestCounts is { } counts)
+        {
+            // A scaling sweep: the first k guests at once, for each k.
+            var fitting = counts.Where(k => k <= plan.Guests.Length).ToList();
+            foreach (var k in counts.Except(fitting))
+            {
+                if (!skipUnsupported)
+                {
+                    throw e.Error("guest_counts", $"{k} guests at once, but only {plan.Guests.Length} guest(s) are listed ({string.Join(", ", plan.Guests)})");
+                }
+
+                var why = $"{def.Name} with {k} guests (the testbed has {plan.Guests.Length})";
+                if (!skipped.Contains(why))
+                {
+                    skipped.Add(why);
+                }
+            }
+
+            sets = fitting.Select(k => plan.Guests[..k]);
+        }
+
+        foreach (var set in sets)
+        {
+            foreach (var scheme in plan.Schemes)
+            {
+                var x = new ExperimentPlan(spec, set, scheme, plan.Rounds, plan.RoundTimeout, plan.ProbeCopies);
+                if (experiments.Any(y => y.Key == x.Key))
+                {
+                    throw e.Error("workload", $"experiment {x.Key} is listed twice");
+                }
+
+                experiments.Add(x);
+            }
+        }
     }
 
     private sealed record PlanDefaults(RoundPolicy Rounds, TimeSpan RoundTimeout, ImmutableArray<CpuScheme> Schemes, ImmutableArray<string> Guests, bool Concurrent, int ProbeCopies, ImmutableArray<int>? GuestCounts);

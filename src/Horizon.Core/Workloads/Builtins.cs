@@ -211,8 +211,70 @@ public sealed class CommandWorkload : WorkloadDefinition
         new("setup", ParameterKind.Text, "", "run once before the first round (untimed)"),
         new("before", ParameterKind.Text, "", "run before each round (untimed)"),
         new("cleanup", ParameterKind.Text, "", "run after the last round"),
+        new("metrics", ParameterKind.Text, "", "extra metrics from each round's output: one 'name=REGEX' per line, the first group a number"),
+        new("variant", ParameterKind.Text, "", "set by a campaign's sweep: the values this experiment's {placeholders} took"),
     ];
 
     public override WorkloadScripts Build(WorkloadSpec spec) => new(
-        spec.Get("setup"), spec.Get("before"), spec.Get("run"), spec.Get("cleanup"), ImmutableDictionary<string, string>.Empty);
+        spec.Get("setup"), spec.Get("before"), spec.Get("run"), spec.Get("cleanup"), ImmutableDictionary<string, string>.Empty)
+    {
+        ReportOutput = spec.Get("metrics").Length > 0,
+    };
+
+    /// <summary>Parses the 'metrics' parameter: name=REGEX lines; a regex must compile and have a capture group.</summary>
+    public static IReadOnlyList<(string Name, System.Text.RegularExpressions.Regex Pattern)> MetricPatterns(string text)
+    {
+        var list = new List<(string, System.Text.RegularExpressions.Regex)>();
+        foreach (var line in text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var eq = line.IndexOf('=', StringComparison.Ordinal);
+            var name = eq > 0 ? line[..eq].Trim() : "";
+            if (name.Length == 0 || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '.'))
+            {
+                throw new FormatException($"'{line}' is not name=REGEX (name: letters, digits, '_' or '.')");
+            }
+
+            if (name is "duration" or Results.RoundResult.StartMetric)
+            {
+                throw new FormatException($"metric name '{name}' is reserved");
+            }
+
+            System.Text.RegularExpressions.Regex regex;
+            try
+            {
+                regex = new System.Text.RegularExpressions.Regex(line[(eq + 1)..], System.Text.RegularExpressions.RegexOptions.Multiline, TimeSpan.FromSeconds(1));
+            }
+            catch (ArgumentException e)
+            {
+                throw new FormatException($"metric '{name}': {e.Message}");
+            }
+
+            if (regex.GetGroupNumbers().Length < 2)
+            {
+                throw new FormatException($"metric '{name}': the regex needs a capture group around the number, e.g. rate=([0-9.]+) req/s");
+            }
+
+            list.Add((name, regex));
+        }
+
+        return list;
+    }
+
+    public override IReadOnlyDictionary<string, double> ParseOutput(WorkloadSpec spec, string output)
+    {
+        var values = new Dictionary<string, double>();
+        foreach (var (name, regex) in MetricPatterns(spec.Get("metrics")))
+        {
+            var m = regex.Match(output);
+            if (!m.Success)
+            {
+                throw new FormatException($"metric '{name}': /{regex}/ matched nothing in the round's output");
+            }
+
+            values[name] = double.TryParse(m.Groups[1].Value, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var v)
+                ? v : throw new FormatException($"metric '{name}': '{m.Groups[1].Value}' is not a number");
+        }
+
+        return values;
+    }
 }
