@@ -63,6 +63,36 @@ public class CampaignSettings : DataSettings
 
 public static class Render
 {
+    /// <summary>
+    /// Ctrl-C and SIGTERM cancel <paramref name="cts"/> instead of ending the process: a campaign stops with every recorded
+    /// round kept and the store closed (running it again resumes).
+    /// </summary>
+    public static IDisposable CancelOnSignals(CancellationTokenSource cts)
+    {
+        void OnCancelKey(object? sender, ConsoleCancelEventArgs e)
+        {
+            e.Cancel = true;
+            cts.Cancel();
+        }
+
+        Console.CancelKeyPress += OnCancelKey;
+        var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, c =>
+        {
+            c.Cancel = true;
+            cts.Cancel();
+        });
+        return new Unsubscribe(() =>
+        {
+            Console.CancelKeyPress -= OnCancelKey;
+            sigterm.Dispose();
+        });
+    }
+
+    private sealed class Unsubscribe(Action action) : IDisposable
+    {
+        public void Dispose() => action();
+    }
+
     public static Table ResultsTable(IReadOnlyList<ResultRow> rows)
     {
         var table = new Table().Border(TableBorder.Rounded);

@@ -48,17 +48,7 @@ public sealed class RunCommand : AsyncCommand<RunCommand.Settings>
         }
 
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        Console.CancelKeyPress += (_, e) =>
-        {
-            e.Cancel = true;
-            cts.Cancel();
-        };
-        using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, c =>
-        {
-            // As Ctrl-C: stop the campaign, keep every recorded round, close the store (a later run resumes).
-            c.Cancel = true;
-            cts.Cancel();
-        });
+        using var signals = Render.CancelOnSignals(cts);
         var bind = new IPEndPoint(IPAddress.Parse(testbed.ProbeAddress), testbed.ProbePort);
         await using var controller = await EmbeddedController.StartAsync(settings.DatabasePath, bind, settings.ManagedTimestamps, cts.Token, testbed.ProbeNetworkNamespace);
         AnsiConsole.MarkupLine($"[grey]horizon: testbed {Markup.Escape(testbed.Name)} ({testbed.Guests.Length} guest(s)), campaign {Markup.Escape(campaign.Name)} ({campaign.Experiments.Length} experiments), probes on udp {controller.Timing.LocalEndPoint} with {controller.Timing.TimestampDescription}; store {Markup.Escape(controller.Store.Path)}[/]");

@@ -38,17 +38,7 @@ public sealed class ServeCommand : AsyncCommand<ServeCommand.Settings>
         }
 
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        Console.CancelKeyPress += (_, e) =>
-        {
-            e.Cancel = true;
-            cts.Cancel();
-        };
-        using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, c =>
-        {
-            // Stop like Ctrl-C: the running campaign is cancelled with its recorded rounds kept, then the store closes.
-            c.Cancel = true;
-            cts.Cancel();
-        });
+        using var signals = Render.CancelOnSignals(cts);
 
         // The controller's own timing socket is not used: each submitted campaign binds where its testbed says.
         await using var controller = await EmbeddedController.StartAsync(settings.DatabasePath, new IPEndPoint(IPAddress.Loopback, 0), ct: cts.Token);
