@@ -133,12 +133,22 @@ public sealed class LabTests
             await new LabManager(dir).DownAsync(spec.Name, null, CancellationToken.None);
         }
 
-        var namespaces = await Sh("ip netns list");
-        Assert.DoesNotContain($"hz-{spec.Name}-", namespaces);
-        Assert.All(state.Processes, p => Assert.False(Alive(p.Pid), $"{p.Role} (pid {p.Pid}) still runs"));
-        Assert.False(Directory.Exists(Path.Combine(dir, spec.Name)));
-        Assert.False(await new LabManager(dir).DownAsync(spec.Name, null, Ct));
-        Directory.Delete(dir, recursive: true);
+        try
+        {
+            var namespaces = await Sh("ip netns list");
+            Assert.DoesNotContain($"hz-{spec.Name}-", namespaces);
+            Assert.All(state.Processes, p => Assert.False(Alive(p.Pid), $"{p.Role} (pid {p.Pid}) still runs"));
+            Assert.False(Directory.Exists(Path.Combine(dir, spec.Name)));
+            Assert.False(await new LabManager(dir).DownAsync(spec.Name, null, Ct));
+        }
+        finally
+        {
+            // The test's own directory goes too, also when a check above failed.
+            if (Directory.Exists(dir))
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+        }
     }
 
     [Theory]
