@@ -17,6 +17,39 @@ public class DataSettings : CommandSettings
     public string DatabasePath => Path.Combine(Data ?? Environment.GetEnvironmentVariable("HORIZON_DATA") ?? ".horizon", "horizon.db");
 }
 
+/// <summary>Settings of the commands that read one stored campaign (results, export, report).</summary>
+public class StoredCampaignSettings : DataSettings
+{
+    [CommandOption("--campaign <NAME>")]
+    [Description("Campaign name (default: the latest).")]
+    public string? Campaign { get; init; }
+
+    /// <summary>Opens the store and picks the campaign; on a problem prints it and returns false.</summary>
+    public bool TryOpen(out ResultsStore store, out string campaign)
+    {
+        store = null!;
+        campaign = null!;
+        if (!File.Exists(DatabasePath))
+        {
+            Render.Error($"no results store at {DatabasePath}: run `horizon run` first");
+            return false;
+        }
+
+        var opened = new ResultsStore(DatabasePath);
+        var name = Campaign ?? Render.LatestCampaign(opened);
+        if (name is null || !opened.Campaigns().Contains(name))
+        {
+            Render.Error($"no campaign '{name}' in {DatabasePath}; campaigns: {string.Join(", ", opened.Campaigns())}");
+            opened.Dispose();
+            return false;
+        }
+
+        store = opened;
+        campaign = name;
+        return true;
+    }
+}
+
 public class CampaignSettings : DataSettings
 {
     [CommandOption("-t|--testbed <FILE>")]

@@ -1,6 +1,5 @@
 using System.ComponentModel;
 using Horizon.Figures;
-using Horizon.Grains;
 using Horizon.Reports;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -10,12 +9,8 @@ namespace Horizon.Cli;
 /// <summary>`horizon report`: the HTML report (tables, the study's figures as SVG and PNG) and the exports, in one directory.</summary>
 public sealed class ReportCommand : Command<ReportCommand.Settings>
 {
-    public sealed class Settings : DataSettings
+    public sealed class Settings : StoredCampaignSettings
     {
-        [CommandOption("--campaign <NAME>")]
-        [Description("Campaign name (default: the latest).")]
-        public string? Campaign { get; init; }
-
         [CommandOption("-o|--out <DIR>")]
         [Description("Directory to write (default: horizon-report/<campaign>).")]
         public string? Out { get; init; }
@@ -23,17 +18,12 @@ public sealed class ReportCommand : Command<ReportCommand.Settings>
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        if (!File.Exists(settings.DatabasePath))
+        if (!settings.TryOpen(out var opened, out var campaign))
         {
-            return Render.Error($"no results store at {settings.DatabasePath}: run `horizon run` first");
+            return 2; // the error is printed
         }
 
-        using var store = new ResultsStore(settings.DatabasePath);
-        var campaign = settings.Campaign ?? Render.LatestCampaign(store);
-        if (campaign is null || !store.Campaigns().Contains(campaign))
-        {
-            return Render.Error($"no campaign '{campaign}' in {settings.DatabasePath}; campaigns: {string.Join(", ", store.Campaigns())}");
-        }
+        using var store = opened;
 
         var experiments = store.Experiments(campaign);
         var order = store.RunOrder(campaign);

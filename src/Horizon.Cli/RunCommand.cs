@@ -154,40 +154,30 @@ public sealed class RunCommand : AsyncCommand<RunCommand.Settings>
 
 public sealed class ResultsCommand : Command<ResultsCommand.Settings>
 {
-    public sealed class Settings : DataSettings
+    public sealed class Settings : StoredCampaignSettings
     {
-        [CommandOption("--campaign <NAME>")]
-        [Description("Campaign name (default: the latest).")]
-        public string? Campaign { get; init; }
     }
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        if (!File.Exists(settings.DatabasePath))
+        if (!settings.TryOpen(out var store, out var campaign))
         {
-            return Render.Error($"no results store at {settings.DatabasePath}: run `horizon run` first");
+            return 2; // the error is printed
         }
 
-        var store = new ResultsStore(settings.DatabasePath);
-        var campaign = settings.Campaign ?? Render.LatestCampaign(store);
-        if (campaign is null || !store.Campaigns().Contains(campaign))
+        using (store)
         {
-            return Render.Error($"no campaign '{campaign}' in {settings.DatabasePath}; campaigns: {string.Join(", ", store.Campaigns())}");
+            Render.Results(store, campaign);
         }
 
-        Render.Results(store, campaign);
         return 0;
     }
 }
 
 public sealed class ExportCommand : Command<ExportCommand.Settings>
 {
-    public sealed class Settings : DataSettings
+    public sealed class Settings : StoredCampaignSettings
     {
-        [CommandOption("--campaign <NAME>")]
-        [Description("Campaign name (default: the latest).")]
-        public string? Campaign { get; init; }
-
         [CommandOption("-o|--out <DIR>")]
         [Description("Output directory (default: ./horizon-export).")]
         public string Out { get; init; } = "horizon-export";
@@ -204,18 +194,12 @@ public sealed class ExportCommand : Command<ExportCommand.Settings>
             return Render.Error($"--format: expected csv, json or all, got '{settings.Format}'");
         }
 
-        if (!File.Exists(settings.DatabasePath))
+        if (!settings.TryOpen(out var store, out var campaign))
         {
-            return Render.Error($"no results store at {settings.DatabasePath}: run `horizon run` first");
+            return 2; // the error is printed
         }
 
-        var store = new ResultsStore(settings.DatabasePath);
-        var campaign = settings.Campaign ?? Render.LatestCampaign(store);
-        if (campaign is null || !store.Campaigns().Contains(campaign))
-        {
-            return Render.Error($"no campaign '{campaign}' in {settings.DatabasePath}");
-        }
-
+        using var _ = store;
         var experiments = store.Experiments(campaign);
         var rows = Reports.ResultsTable.Build(experiments);
         Directory.CreateDirectory(settings.Out);
