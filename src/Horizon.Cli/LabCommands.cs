@@ -30,6 +30,10 @@ public sealed class LabUpCommand : AsyncCommand<LabUpCommand.Settings>
         [Description("LXC guests per host (needs the rootfs: scripts/build-rootfs.sh). Default 0.")]
         public int Lxc { get; init; }
 
+        [CommandOption("--forward")]
+        [Description("Give every guest a forwarding path (source → guest → sink, and a direct source → sink link) for the forward workload")]
+        public bool Forward { get; init; }
+
         [CommandOption("--qemu <N>")]
         [Description("QEMU (TCG) guests per host (needs scripts/build-rootfs.sh and scripts/build-vm.sh). Default 0.")]
         public int Qemu { get; init; }
@@ -56,7 +60,7 @@ public sealed class LabUpCommand : AsyncCommand<LabUpCommand.Settings>
 
         try
         {
-            var state = await settings.Manager.UpAsync(new LabSpec(settings.Name, settings.Hosts, !settings.NoPeer, settings.Subnet, settings.Lxc, Path.GetFullPath(settings.Rootfs), settings.Qemu, Path.GetFullPath(settings.VmKernel)), m => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(m)}[/]"), cancellationToken);
+            var state = await settings.Manager.UpAsync(new LabSpec(settings.Name, settings.Hosts, !settings.NoPeer, settings.Subnet, settings.Lxc, Path.GetFullPath(settings.Rootfs), settings.Qemu, Path.GetFullPath(settings.VmKernel)) { Forward = settings.Forward }, m => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(m)}[/]"), cancellationToken);
             AnsiConsole.MarkupLine($"lab [bold]{settings.Name}[/] is up: {state.Machines.Count} machine(s). Testbed: [bold]{Markup.Escape(state.TestbedFile!)}[/]");
             AnsiConsole.MarkupLine($"  horizon run -t {Markup.Escape(state.TestbedFile!)}");
             return 0;

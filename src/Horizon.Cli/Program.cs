@@ -32,6 +32,7 @@ app.Configure(config =>
     {
         bench.SetDescription("Benchmarks of Horizon's own measurement path.");
         bench.AddCommand<BenchProbesCommand>("probes").WithDescription("Probe timestamp delay (idle and loaded) and the lossless authenticated-probe rate.");
+        bench.AddCommand<BenchGeneratorCommand>("generator").WithDescription("The forward workload's traffic generator with no guest in between: its ceiling per frame size, next to iperf3.");
         bench.AddCommand<BenchScaleCommand>("scale").WithDescription("N simulated guests' probes through timing into the grains: loss, arrival-to-recorded delay, memory per guest.");
     });
 });

@@ -134,8 +134,9 @@ public sealed partial class CampaignRunner(IGrainFactory grains, TimingService t
         try
         {
             run.Workload = def;
-            run.Scripts = def.Build(run.Plan.Workload, new WorkloadContext(testbed.Peer?.DataAddress));
-            if (def.Peer(run.Plan.Workload) is { } service)
+            var context = new WorkloadContext(testbed.Peer?.DataAddress);
+            run.Scripts = def.Build(run.Plan.Workload, context);
+            if (def.Peer(run.Plan.Workload, context) is { } service)
             {
                 var peer = testbed.Peer ?? throw new InvalidOperationException($"{def.Name} needs the testbed's network peer");
                 if (!peerServices.TryGetValue(service.Start, out var shared))
@@ -186,6 +187,7 @@ public sealed partial class CampaignRunner(IGrainFactory grains, TimingService t
                 }
 
                 var workdir = run.Workdir(index);
+                await transport.WriteFileAsync($"{workdir}/{GuestScripts.EnvironmentFile}", GuestScripts.GuestEnvironment(guest, index), ct);
                 foreach (var (name, content) in run.Scripts.KitFiles)
                 {
                     await transport.WriteFileAsync($"{workdir}/{name}", content, ct);
@@ -577,9 +579,7 @@ public sealed partial class CampaignRunner(IGrainFactory grains, TimingService t
                 try
                 {
                     var workdir = run.Workdir(g);
-                    await run.Transport(g).RunAsync(
-                        $"cd {GuestScripts.Quote(workdir)} && {{ {(string.IsNullOrWhiteSpace(run.Scripts.Cleanup) ? ":" : run.Scripts.Cleanup)}; }} ; cd / && rm -rf {GuestScripts.Quote(workdir)}",
-                        TimeSpan.FromMinutes(5), null, ct);
+                    await run.Transport(g).RunAsync(GuestScripts.Cleanup(workdir, run.Scripts.Cleanup), TimeSpan.FromMinutes(5), null, ct);
                 }
                 catch (Exception e) when (e is InvalidOperationException or IOException)
                 {

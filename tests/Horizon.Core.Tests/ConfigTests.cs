@@ -57,6 +57,62 @@ public sealed class ConfigTests
         Assert.Equal(c.Experiments.Length, c.Experiments.Select(e => e.Key).Distinct().Count());
     }
 
+    private static readonly Testbed WithPeer = TestbedFile.Parse("peer.yaml", """
+        testbed: p
+        hosts:
+          - name: h
+        guests:
+          - name: r1
+            host: h
+            forward: { sink: 10.78.1.2, source_netns: src1, sink_netns: snk1 }
+        peer:
+          name: peer
+          address: 10.77.0.2
+        """);
+
+    [Fact]
+    public void Forward_runs_rfc2544_frame_sizes_unless_told_otherwise_and_sweeps_the_routing_table()
+    {
+        var c = CampaignFile.Parse("f.yaml", """
+            campaign: f
+            experiments:
+              - workload: forward
+              - workload: forward
+                frame: 512
+                routes: 100
+              - workload: forward
+                sweep: { routes: [10, 10000] }
+            """, WithPeer);
+        var frames = c.Experiments.Select(e => (e.Workload.Parameters["frame"], e.Workload.Parameters["routes"])).ToList();
+        Assert.Equal(
+            [("64", "1"), ("512", "1"), ("1518", "1"), ("512", "100"), ("64", "10"), ("512", "10"), ("1518", "10"), ("64", "10000"), ("512", "10000"), ("1518", "10000")],
+            frames);
+        Assert.Equal(new ForwardPath("10.78.1.2", "src1", "snk1"), WithPeer.Guest("r1").Forward);
+        Assert.Equal(10, c.Experiments.Select(e => e.Key).Distinct().Count());
+    }
+
+    [Theory]
+    [InlineData("frame: 40", 4, "experiments[0].frame", "must be at least 64")]
+    [InlineData("frame: 9000", 4, "experiments[0].frame", "64..1518")]
+    [InlineData("routes: 200000", 4, "experiments[0].routes", "131072")]
+    [InlineData("rate: fast", 4, "experiments[0].rate", "expected auto or frames per second")]
+    [InlineData("tolerance: 120", 4, "experiments[0].tolerance", "0..100")]
+    [InlineData("sweep: { frame: [64, 2000] }", 4, "experiments[0].sweep.frame", "64..1518")]
+    public void Forward_parameters_out_of_range_name_the_line_and_field(string line, int lineNumber, string field, string message)
+    {
+        var e = Assert.Throws<ConfigException>(() => CampaignFile.Parse("f.yaml", $"campaign: f\nexperiments:\n  - workload: forward\n    {line}\n", WithPeer));
+        Assert.Equal(lineNumber, e.Line);
+        Assert.Equal(field, e.Field);
+        Assert.Contains(message, e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Forward_needs_a_peer()
+    {
+        var e = Assert.Throws<ConfigException>(() => CampaignFile.Parse("f.yaml", "campaign: f\nexperiments:\n  - workload: forward\n", Lab));
+        Assert.Contains("needs a network peer", e.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Command_metrics_are_read_from_the_output_by_the_given_regexes()
     {

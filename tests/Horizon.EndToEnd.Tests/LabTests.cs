@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Horizon.Config;
 using Horizon.Scheduler.Lab;
+using Horizon.Workloads;
 
 namespace Horizon.EndToEnd.Tests;
 
@@ -149,6 +150,73 @@ public sealed class LabTests
                 Directory.Delete(dir, recursive: true);
             }
         }
+    }
+
+    [Fact]
+    public async Task Forward_runs_through_native_lxc_and_qemu_guests_with_the_zero_loss_search_and_restores_their_tables()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "horizon-lab-" + Guid.NewGuid().ToString("N")[..8]);
+        var spec = NewSpec() with { LxcGuests = 1, QemuGuests = 1, Forward = true };
+        try
+        {
+            var state = await new LabManager(dir).UpAsync(spec, null, Ct);
+            var testbed = TestbedFile.Load(state.TestbedFile!);
+            Assert.All(testbed.Guests, g => Assert.NotNull(g.Forward));
+            var before = await Sh($"ip netns exec {spec.Namespace("host1")} cat /proc/sys/net/ipv4/ip_forward");
+            await using (var lab = await Lab.StartAsync(testbed.ProbeNetworkNamespace, testbed.ProbeAddress))
+            {
+                var (outcome, results) = await lab.RunAsync("""
+                    campaign: forwarding
+                    rounds: 2
+                    round_timeout: 2m
+                    experiments:
+                      - workload: forward
+                        frame: 64
+                        trial: 300ms
+                        drain: 200ms
+                        precision: 10
+                        max_trials: 7
+                        sweep: { routes: [1, 5000] }
+                    """, testbed);
+                Assert.True(outcome.AllCompleted, string.Join("; ", outcome.Experiments.Select(x => x.Note)));
+                Assert.Equal(6, results.Length);
+                Assert.Equal(["lxc", "native", "qemu"], results.Select(e => e.Platform).Distinct().Order());
+                foreach (var e in results)
+                {
+                    Assert.Equal(2, e.Rounds.Count(r => r.Measured));
+                    foreach (var m in e.Rounds.Select(r => r.Metrics!))
+                    {
+                        // The guest forwarded frames with no loss at the reported rate, below what the generator reaches alone.
+                        Assert.True(m["throughput_pps"] > 0, $"{e.Key}: nothing forwarded");
+                        Assert.Equal(0, m["loss_percent"]);
+                        Assert.True(m["ceiling_pps"] > 0);
+                        Assert.True(m["throughput_pps"] <= 1.5 * m["ceiling_pps"], $"{e.Key}: {m["throughput_pps"]} above the generator's ceiling {m["ceiling_pps"]}");
+                        Assert.True(m.ContainsKey("trial01.offered_pps") && m.ContainsKey($"trial{(int)m["search_trials"]:00}.offered_pps"));
+                    }
+                }
+
+                // Software-emulated QEMU forwards far less than the host's own stack.
+                double Mean(string platform) => results.Where(e => e.Platform == platform).Average(e => e.Statistics!.Mean);
+                Assert.True(Mean("qemu") < 0.7 * Mean("native"), $"qemu {Mean("qemu")} vs native {Mean("native")}");
+            }
+
+            // The workload's routes are gone and forwarding is as it was, in the lab host and inside the container.
+            Assert.Equal("", (await Sh($"ip -n {spec.Namespace("host1")} route show proto {ForwardWorkload.RouteProtocol}")).Trim());
+            Assert.Equal(before, await Sh($"ip netns exec {spec.Namespace("host1")} cat /proc/sys/net/ipv4/ip_forward"));
+            var container = state.Containers.Single();
+            var pid = (await Sh($"nsenter --net=/run/netns/{container.Namespace} lxc-info -P {container.LxcPath} -n {container.Name} -p -H")).Trim();
+            Assert.Equal("", (await Sh($"nsenter --net=/proc/{pid}/ns/net ip route show proto {ForwardWorkload.RouteProtocol}")).Trim());
+        }
+        finally
+        {
+            await new LabManager(dir).DownAsync(spec.Name, null, CancellationToken.None);
+            if (Directory.Exists(dir))
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+        }
+
+        Assert.DoesNotContain($"hz-{spec.Name}-", await Sh("ip netns list"));
     }
 
     [Theory]

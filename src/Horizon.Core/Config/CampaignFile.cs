@@ -83,7 +83,7 @@ public static class CampaignFile
                 if (e.TryGet(p.Name, out var v))
                 {
                     var textValue = e.Scalar(p.Name, v);
-                    var error = WorkloadDefinition.Normalize(p, textValue, out _);
+                    var error = WorkloadDefinition.Normalize(p, textValue, out var normalized) ?? def.Validate(p.Name, normalized);
                     if (error is not null)
                     {
                         throw e.Error(v, e.FieldPath(p.Name), error);
@@ -131,7 +131,7 @@ public static class CampaignFile
         var variants = new List<Dictionary<string, string>> { new(raw) };
         if (!e.TryGet("sweep", out var node))
         {
-            return variants;
+            return DefaultSweep(def, raw, variants, []);
         }
 
         if (node is not YamlMappingNode map || map.Children.Count == 0)
@@ -155,7 +155,7 @@ public static class CampaignFile
             {
                 foreach (var v in values)
                 {
-                    if (WorkloadDefinition.Normalize(parameter, v, out _) is { } error)
+                    if ((WorkloadDefinition.Normalize(parameter, v, out var normalized) ?? def.Validate(parameter.Name, normalized)) is { } error)
                     {
                         throw e.Error(valuesNode, field, error);
                     }
@@ -195,6 +195,22 @@ public static class CampaignFile
             }
 
             variants = next;
+        }
+
+        return DefaultSweep(def, raw, variants, [.. map.Children.Keys.OfType<YamlScalarNode>().Select(k => k.Value ?? "")]);
+    }
+
+    /// <summary>A workload's own sweep (forward: RFC 2544's frame sizes) for each parameter the experiment leaves unset.</summary>
+    private static List<Dictionary<string, string>> DefaultSweep(WorkloadDefinition def, Dictionary<string, string> raw, List<Dictionary<string, string>> variants, HashSet<string> swept)
+    {
+        foreach (var (name, values) in def.DefaultSweep)
+        {
+            if (raw.ContainsKey(name) || swept.Contains(name))
+            {
+                continue;
+            }
+
+            variants = [.. variants.SelectMany(v => values.Select(x => new Dictionary<string, string>(v) { [name] = x }))];
         }
 
         return variants;

@@ -104,7 +104,16 @@ public sealed record GuestSpec(
 
     /// <summary>QEMU guests: the QMP socket on the host, for the vCPU thread ids.</summary>
     public string? Qmp { get; init; }
+
+    /// <summary>The guest as a router between the network peer's source and sink (the forward workload).</summary>
+    public ForwardPath? Forward { get; init; }
 }
+
+/// <summary>
+/// Where a forwarding guest sends what it routes: the sink's address on the guest's output link (the next hop of the
+/// routes the workload installs), and the network namespaces on the peer the traffic source and sink run in.
+/// </summary>
+public sealed record ForwardPath(string Sink, string? SourceNetns, string? SinkNetns);
 
 public sealed record NetworkPeer(string Name, TransportSpec Transport, string DataAddress);
 

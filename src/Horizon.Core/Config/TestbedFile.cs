@@ -118,12 +118,32 @@ public static class TestbedFile
                 throw g.Error("qmp", $"is for qemu guests; '{guestName}' is {Names.Of(platform)}");
             }
 
+            ForwardPath? forward = null;
+            if (g.TryGet("forward", out var forwardNode))
+            {
+                var f = new YamlFields(file, g.FieldPath("forward"), forwardNode);
+                var sink = f.RequireString("sink");
+                if (!System.Net.IPAddress.TryParse(sink, out var sinkAddress) || sinkAddress.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork)
+                {
+                    throw f.Error("sink", $"expected the sink's IPv4 address on the guest's output link, got '{sink}'");
+                }
+
+                string? Netns(string key) => f.OptionalString(key) is { } v
+                    ? v.Length <= 64 && v.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.') && v[0] != '.'
+                        ? v
+                        : throw f.Error(key, $"'{v}' is not a network namespace name (letters, digits, '-', '_', '.')")
+                    : null;
+                forward = new ForwardPath(sink, Netns("source_netns"), Netns("sink_netns"));
+                f.RejectUnknown();
+            }
+
             g.RejectUnknown();
             guests.Add(new GuestSpec(guestName, hostName, platform, vcpus, transport, workdir, wrapper, (int)guestNodes[i].Start.Line)
             {
                 Instance = instance,
                 LxcPath = lxcPath,
                 Qmp = qmp,
+                Forward = forward,
             });
         }
 

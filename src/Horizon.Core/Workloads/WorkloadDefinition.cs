@@ -90,6 +90,15 @@ public abstract class WorkloadDefinition
 
     public virtual PeerService? Peer(WorkloadSpec spec) => null;
 
+    /// <summary>The service on the network peer, when it needs to know the testbed (e.g. the peer's address to listen on).</summary>
+    public virtual PeerService? Peer(WorkloadSpec spec, WorkloadContext context) => Peer(spec);
+
+    /// <summary>Values an experiment runs for when it leaves the parameter unset: one experiment each (e.g. frame sizes).</summary>
+    public virtual IReadOnlyDictionary<string, IReadOnlyList<string>> DefaultSweep { get; } = new Dictionary<string, IReadOnlyList<string>>();
+
+    /// <summary>Checks a normalized parameter value beyond its kind; returns an error message or null.</summary>
+    public virtual string? Validate(string name, string value) => null;
+
     /// <summary>Metrics from one round's output; throws <see cref="FormatException"/> when the output is unusable.</summary>
     public virtual IReadOnlyDictionary<string, double> ParseOutput(WorkloadSpec spec, string output) => new Dictionary<string, double>();
 
@@ -174,6 +183,7 @@ public static class WorkloadCatalog
         new KernelBuildWorkload(),
         new IperfUdpWorkload(),
         new CommandWorkload(),
+        new ForwardWorkload(),
     ];
 
     public static WorkloadDefinition? Find(string name) => All.FirstOrDefault(w => w.Name == name);
@@ -194,6 +204,11 @@ public static class WorkloadCatalog
             if (error is not null)
             {
                 throw new ArgumentException($"{p.Name}: {error}");
+            }
+
+            if (def.Validate(p.Name, normalized) is { } invalid)
+            {
+                throw new ArgumentException($"{p.Name}: {invalid}");
             }
 
             values[p.Name] = normalized;

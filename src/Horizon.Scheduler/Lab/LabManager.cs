@@ -9,6 +9,9 @@ namespace Horizon.Scheduler.Lab;
 /// <summary>What a lab is made of.</summary>
 public sealed record LabSpec(string Name = "hz", int Hosts = 1, bool Peer = true, int Subnet = 77, int LxcGuests = 0, string? Rootfs = null, int QemuGuests = 0, string? VmKernel = null)
 {
+    /// <summary>Gives every guest a forwarding path: a link from a traffic source and a link to a sink (the forward workload).</summary>
+    public bool Forward { get; init; }
+
     public string Namespace(string role) => $"hz-{Name}-{role}";
 
     public string Address(int index) => $"10.{Subnet}.0.{index}";
@@ -29,6 +32,9 @@ public sealed class LabState
 
     public List<LabContainer> Containers { get; set; } = [];
 
+    /// <summary>Guests' forwarding paths (source and sink namespaces, the links' addresses), by guest name.</summary>
+    public Dictionary<string, LabForwardPath> Forward { get; set; } = [];
+
     /// <summary>QEMU guests' vCPU thread ids on the host, from QMP (what CPU schemes pin).</summary>
     public Dictionary<string, List<int>> VcpuThreads { get; set; } = [];
 
@@ -36,6 +42,13 @@ public sealed class LabState
 }
 
 public sealed record LabProcess(int Pid, string Marker, string Role);
+
+/// <summary>
+/// One guest's forwarding path: source namespace —(in link)— guest —(out link)— sink namespace, plus a direct link from
+/// source to sink (the generator's ceiling without a guest). Addresses: in 10.(S+1).j.0/24 (source .2, guest .1), out
+/// 10.(S+2).j.0/24 (guest .1, sink .2), direct 10.(S+3).j.0/24 (source .1, sink .2).
+/// </summary>
+public sealed record LabForwardPath(int Index, string SourceNetns, string SinkNetns, string GuestIn, string GuestOut, string Sink);
 
 public sealed record LabContainer(string Name, string Namespace, string LxcPath);
 
@@ -82,6 +95,32 @@ public sealed class LabManager(string directory)
             var ctl = spec.Namespace("ctl");
             await Netns(state, ctl, ct);
             await Must($"ip netns exec {ctl} ip link set lo up && ip netns exec {ctl} ip link add br0 type bridge && ip netns exec {ctl} ip addr add {spec.ControllerAddress}/24 dev br0 && ip netns exec {ctl} ip link set br0 up", ct);
+            if (spec.Forward)
+            {
+                if (!spec.Peer)
+                {
+                    throw new InvalidOperationException("--forward needs the network peer (it runs the traffic source and sink): leave out --no-peer");
+                }
+
+                if (spec.Subnet > 252)
+                {
+                    throw new InvalidOperationException("--forward uses the subnets 10.(S+1..S+3).0.0/16: pick --subnet 252 or lower");
+                }
+
+                var paths = spec.Hosts * (1 + spec.LxcGuests + spec.QemuGuests);
+                if (paths > 250)
+                {
+                    throw new InvalidOperationException($"--forward gives each guest its own links; {paths} guests is more than the 250 the addressing allows");
+                }
+
+                // Before any sshd starts: the peer's sshd runs in a private copy of the mount table, and the generator it
+                // starts enters the source and sink namespaces through /run/netns.
+                for (var j = 1; j <= paths; j++)
+                {
+                    await ForwardNamespacesAsync(spec, state, j, ct);
+                }
+            }
+
             var clientKey = Path.Combine(dir, "client_ed25519");
             await Must($"ssh-keygen -q -t ed25519 -N '' -f {clientKey}", ct);
             File.Copy(clientKey + ".pub", Path.Combine(dir, "authorized_keys"), overwrite: true);
@@ -114,6 +153,19 @@ public sealed class LabManager(string directory)
                 var port = Forward(state, name, ns, spec.Address(octet));
                 state.Machines.Add(new LabMachine(name, ns, spec.Address(octet), port, fingerprint, isPeer));
                 Save(state);
+            }
+
+            if (spec.Forward)
+            {
+                foreach (var m in state.Machines.Where(m => !m.IsPeer))
+                {
+                    var path = NextForwardPath(spec, state, m.Name);
+                    await Must($"ip -n {path.SourceNetns} link add {ForwardIf(spec, path, 's')} type veth peer name fwdin netns {m.Namespace} && " +
+                               $"ip -n {path.SinkNetns} link add {ForwardIf(spec, path, 'k')} type veth peer name fwdout netns {m.Namespace} && " +
+                               $"ip -n {m.Namespace} addr add {path.GuestIn}/24 dev fwdin && ip -n {m.Namespace} addr add {path.GuestOut}/24 dev fwdout && " +
+                               $"ip -n {m.Namespace} link set fwdin up && ip -n {m.Namespace} link set fwdout up", ct);
+                    await ForwardRoutesAsync(spec, path, ct);
+                }
             }
 
             for (var h = 1; h <= spec.Hosts; h++)
@@ -215,14 +267,14 @@ public sealed class LabManager(string directory)
         sb.AppendLine("guests:");
         foreach (var m in state.Machines.Where(m => !m.IsPeer && m.Platform == "native"))
         {
-            sb.AppendLine(CultureInfo.InvariantCulture, $"  - name: {m.Name}-native\n    host: {m.Name}\n    platform: native\n    vcpus: 1\n    workdir: /var/tmp/horizon-lab-{spec.Name}/{m.Name}\n    transport: ssh\n    ssh: {Ssh(m)}");
+            sb.AppendLine(CultureInfo.InvariantCulture, $"  - name: {m.Name}-native\n    host: {m.Name}\n    platform: native\n    vcpus: 1\n    workdir: /var/tmp/horizon-lab-{spec.Name}/{m.Name}\n    transport: ssh\n    ssh: {Ssh(m)}{ForwardYaml(state, m.Name)}");
         }
 
         foreach (var m in state.Machines.Where(m => m.Platform is "lxc" or "qemu"))
         {
             // What the platform adapters need on the host: the container path, or the VM's QMP socket.
             var control = m.Platform == "lxc" ? $"\n    lxc_path: {Path.Combine(dir, "lxc")}" : $"\n    qmp: {Path.Combine(dir, "qemu", m.Name, "qmp.sock")}";
-            sb.AppendLine(CultureInfo.InvariantCulture, $"  - name: {m.Name}\n    host: {m.Host}\n    platform: {m.Platform}\n    instance: {m.Name}{control}\n    vcpus: 1\n    workdir: /var/tmp/horizon\n    transport: ssh\n    ssh: {Ssh(m)}");
+            sb.AppendLine(CultureInfo.InvariantCulture, $"  - name: {m.Name}\n    host: {m.Host}\n    platform: {m.Platform}\n    instance: {m.Name}{control}\n    vcpus: 1\n    workdir: /var/tmp/horizon\n    transport: ssh\n    ssh: {Ssh(m)}{ForwardYaml(state, m.Name)}");
         }
 
         if (state.Machines.FirstOrDefault(m => m.IsPeer) is { } peer)
@@ -232,6 +284,10 @@ public sealed class LabManager(string directory)
 
         return sb.ToString();
     }
+
+    private static string ForwardYaml(LabState state, string machine) => state.Forward.TryGetValue(machine, out var p)
+        ? $"\n    forward: {{ sink: {p.Sink}, source_netns: {p.SourceNetns}, sink_netns: {p.SinkNetns} }}"
+        : "";
 
     /// <summary>An LXC container on a lab host: its own copy of the cached rootfs, sshd as init, a veth on the host's bridge.</summary>
     private async Task StartLxcAsync(LabSpec spec, LabState state, string dir, int host, int index, Action<string>? log, CancellationToken ct)
@@ -258,6 +314,29 @@ public sealed class LabManager(string directory)
         Save(state);
         var fingerprint = await GuestRootAsync(rootfsCache, rootfs, dir, ct);
         await File.WriteAllTextAsync($"{rootfs}/horizon-init", "#!/bin/sh\nmkdir -p /run/sshd\nexec /usr/sbin/sshd -D -e\n", ct);
+        var forwardConfig = "";
+        LabForwardPath? path = null;
+        if (spec.Forward)
+        {
+            // Two veth pairs whose guest ends LXC moves into the container (type phys), with their addresses.
+            path = NextForwardPath(spec, state, name);
+            await Must($"ip -n {path.SourceNetns} link add {ForwardIf(spec, path, 's')} type veth peer name {ForwardIf(spec, path, 'i')} netns {hostNs} && " +
+                       $"ip -n {path.SinkNetns} link add {ForwardIf(spec, path, 'k')} type veth peer name {ForwardIf(spec, path, 'o')} netns {hostNs}", ct);
+            forwardConfig = $"""
+
+                lxc.net.1.type = phys
+                lxc.net.1.link = {ForwardIf(spec, path, 'i')}
+                lxc.net.1.name = fwdin
+                lxc.net.1.flags = up
+                lxc.net.1.ipv4.address = {path.GuestIn}/24
+                lxc.net.2.type = phys
+                lxc.net.2.link = {ForwardIf(spec, path, 'o')}
+                lxc.net.2.name = fwdout
+                lxc.net.2.flags = up
+                lxc.net.2.ipv4.address = {path.GuestOut}/24
+                """;
+        }
+
         await Must($"chmod +x {rootfs}/horizon-init", ct);
         await File.WriteAllTextAsync(Path.Combine(lxcPath, name, "config"), $"""
             lxc.uts.name = {name}
@@ -274,11 +353,16 @@ public sealed class LabManager(string directory)
             lxc.cgroup.cpuset.cpus = {LxcCore(index)}
             lxc.cgroup.cpuset.mems = 0
             lxc.log.file = {lxcPath}/{name}.log
-            """, ct);
+            """ + forwardConfig, ct);
         // nsenter, not `ip netns exec`: the latter remounts /sys, which hides the cgroup hierarchy LXC needs. LXC checks a
         // bridge through /sys too, so the container's veth joins the host's bridge right after the start.
         await Must($"nsenter --net=/run/netns/{hostNs} lxc-start -P {lxcPath} -n {name} -d", ct);
         await Must($"ip netns exec {hostNs} ip link set {Veth(spec, host, index)} master br0 up", ct);
+        if (path is not null)
+        {
+            await ForwardRoutesAsync(spec, path, ct);
+        }
+
         var port = Forward(state, name, hostNs, address);
         state.Machines.Add(new LabMachine(name, hostNs, address, port, fingerprint, false, "lxc", $"host{host}"));
         Save(state);
@@ -325,7 +409,46 @@ public sealed class LabManager(string directory)
     /// A MAC address of the VM's own. QEMU gives every NIC 52:54:00:12:34:56 unless told otherwise; two VMs on one bridge
     /// then take turns owning it and lose each other's packets (seen here as SSH stalls of up to 30 s).
     /// </summary>
-    private static string Mac(LabSpec spec, int host, int index) => $"52:54:00:{spec.Subnet & 0xff:x2}:{host & 0xff:x2}:{index & 0xff:x2}";
+    private static string Mac(LabSpec spec, int host, int index, int nic = 0) => $"52:54:{nic & 0xff:x2}:{spec.Subnet & 0xff:x2}:{host & 0xff:x2}:{index & 0xff:x2}";
+
+    /// <summary>Names of a forwarding path's interfaces outside the guest: s/k the source's and sink's ends, i/o the guest side on its host.</summary>
+    private static string ForwardIf(LabSpec spec, LabForwardPath path, char end) => $"hz{spec.Subnet}f{end}{path.Index}";
+
+    private static string ForwardNamespace(LabSpec spec, int index, char end) => spec.Namespace($"f{index}{end}");
+
+    private static LabForwardPath NextForwardPath(LabSpec spec, LabState state, string guest)
+    {
+        var j = state.Forward.Count + 1;
+        var path = new LabForwardPath(j, ForwardNamespace(spec, j, 's'), ForwardNamespace(spec, j, 'k'), $"10.{spec.Subnet + 1}.{j}.1", $"10.{spec.Subnet + 2}.{j}.1", $"10.{spec.Subnet + 2}.{j}.2");
+        state.Forward[guest] = path;
+        return path;
+    }
+
+    /// <summary>The source and sink namespaces of path j, with the direct source→sink link the generator's ceiling is measured on.</summary>
+    private async Task ForwardNamespacesAsync(LabSpec spec, LabState state, int j, CancellationToken ct)
+    {
+        string src = ForwardNamespace(spec, j, 's'), snk = ForwardNamespace(spec, j, 'k'), direct = $"10.{spec.Subnet + 3}.{j}";
+        await Netns(state, src, ct);
+        await Netns(state, snk, ct);
+        await Must($"ip -n {src} link set lo up && ip -n {snk} link set lo up && " +
+                   $"ip -n {src} link add hzdirect type veth peer name hzdirect netns {snk} && " +
+                   $"ip -n {src} addr add {direct}.1/24 dev hzdirect && ip -n {snk} addr add {direct}.2/24 dev hzdirect && " +
+                   $"ip -n {src} link set hzdirect up && ip -n {snk} link set hzdirect up && " +
+                   $"ip -n {src} route add 192.0.2.0/24 via {direct}.2 && " +
+                   // The sink takes every routed destination as its own (AnyIP), so one socket counts them all.
+                   $"ip -n {snk} route add local 192.0.2.0/24 dev lo && ip -n {snk} route add local 198.18.0.0/15 dev lo && " +
+                   $"ip netns exec {snk} sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0", ct);
+    }
+
+    /// <summary>Addresses the source's and sink's link ends and routes the benchmark range through the guest.</summary>
+    private static async Task ForwardRoutesAsync(LabSpec spec, LabForwardPath path, CancellationToken ct)
+    {
+        string s = ForwardIf(spec, path, 's'), k = ForwardIf(spec, path, 'k');
+        await Must($"ip -n {path.SourceNetns} addr add 10.{spec.Subnet + 1}.{path.Index}.2/24 dev {s} && ip -n {path.SourceNetns} link set {s} up && " +
+                   $"ip -n {path.SinkNetns} addr add {path.Sink}/24 dev {k} && ip -n {path.SinkNetns} link set {k} up && " +
+                   $"ip -n {path.SourceNetns} route add 198.18.0.0/15 via {path.GuestIn} && " +
+                   $"ip -n {path.SinkNetns} route add 10.{spec.Subnet + 1}.{path.Index}.0/24 via {path.GuestOut}", ct);
+    }
 
     private static string Veth(LabSpec spec, int host, int index) => $"hz{spec.Subnet}l{host}x{index}";
 
@@ -368,6 +491,11 @@ public sealed class LabManager(string directory)
             mkdir -p /dev/pts /dev/shm; mount -t devpts devpts /dev/pts; mount -t tmpfs tmpfs /run; mount -t tmpfs tmpfs /tmp; mount -t tmpfs tmpfs /dev/shm
             hostname "$(sed -n 's/.*hz_name=\([^ ]*\).*/\1/p' /proc/cmdline)"
             ip link set lo up; ip addr add "$(sed -n 's/.*hz_ip=\([^ ]*\).*/\1/p' /proc/cmdline)" dev eth0; ip link set eth0 up
+            # Forwarding links (horizon lab --forward): the second and third NIC, renamed as on the other guests.
+            for f in fwdin:eth1 fwdout:eth2; do
+              a=$(sed -n "s/.*hz_${f%%:*}=\([^ ]*\).*/\1/p" /proc/cmdline); [ -n "$a" ] || continue
+              ip link set "${f#*:}" name "${f%%:*}"; ip addr add "$a" dev "${f%%:*}"; ip link set "${f%%:*}" up
+            done
             # Room for the socket buffers the network workloads ask for (this guest kernel's own setting).
             echo 8388608 > /proc/sys/net/core/rmem_max; echo 8388608 > /proc/sys/net/core/wmem_max
             mkdir -p /run/sshd; /usr/sbin/sshd -e
@@ -380,10 +508,31 @@ public sealed class LabManager(string directory)
         var tap = $"hz{spec.Subnet}q{host}x{index}";
         await Must($"ip netns exec {hostNs} ip tuntap add {tap} mode tap && ip netns exec {hostNs} ip link set {tap} master br0 up", ct);
         var pidFile = Path.Combine(vmDir, "qemu.pid");
+        var forwardNics = "";
+        var forwardArgs = "";
+        LabForwardPath? path = null;
+        if (spec.Forward)
+        {
+            // Each forwarding link: a tap for the VM's NIC and a veth to the source (or sink) namespace, on a bridge of their own.
+            path = NextForwardPath(spec, state, name);
+            foreach (var (side, peerNs, peerEnd, nic) in new[] { ('i', path.SourceNetns, 's', 1), ('o', path.SinkNetns, 'k', 2) })
+            {
+                var bridge = $"hz{spec.Subnet}b{side}{path.Index}";
+                var ftap = $"hz{spec.Subnet}t{side}{path.Index}";
+                await Must($"ip -n {hostNs} link add {bridge} type bridge && ip -n {hostNs} link set {bridge} up && " +
+                           $"ip -n {peerNs} link add {ForwardIf(spec, path, peerEnd)} type veth peer name {ForwardIf(spec, path, side)} netns {hostNs} && " +
+                           $"ip -n {hostNs} link set {ForwardIf(spec, path, side)} master {bridge} up && " +
+                           $"ip netns exec {hostNs} ip tuntap add {ftap} mode tap && ip -n {hostNs} link set {ftap} master {bridge} up", ct);
+                forwardNics += $" -netdev tap,id=n{nic},ifname={ftap},script=no,downscript=no -device virtio-net-pci,netdev=n{nic},mac={Mac(spec, host, index, nic)}";
+            }
+
+            forwardArgs = $" hz_fwdin={path.GuestIn}/24 hz_fwdout={path.GuestOut}/24";
+        }
+
         await Must(
             $"nsenter --net=/run/netns/{hostNs} qemu-system-x86_64 -name {name} -accel tcg,thread=multi -machine q35 -cpu max -smp 1 -m 1024 " +
-            $"-kernel {kernel}/vmlinuz -initrd {kernel}/initrd.img -append 'console=ttyS0 root=/dev/vda rw net.ifnames=0 quiet hz_ip={address}/24 hz_name={name}' " +
-            $"-drive file={disk},if=virtio,format=raw,cache=unsafe -netdev tap,id=n0,ifname={tap},script=no,downscript=no -device virtio-net-pci,netdev=n0,mac={Mac(spec, host, index)} " +
+            $"-kernel {kernel}/vmlinuz -initrd {kernel}/initrd.img -append 'console=ttyS0 root=/dev/vda rw net.ifnames=0 quiet hz_ip={address}/24 hz_name={name}{forwardArgs}' " +
+            $"-drive file={disk},if=virtio,format=raw,cache=unsafe -netdev tap,id=n0,ifname={tap},script=no,downscript=no -device virtio-net-pci,netdev=n0,mac={Mac(spec, host, index)}{forwardNics} " +
             $"-display none -serial file:{vmDir}/console.log -qmp unix:{vmDir}/qmp.sock,server,nowait -daemonize -pidfile {pidFile}", ct);
         var pid = int.Parse((await File.ReadAllTextAsync(pidFile, ct)).Trim(), CultureInfo.InvariantCulture);
         state.Processes.Add(new LabProcess(pid, disk, $"{name} qemu"));
@@ -391,6 +540,11 @@ public sealed class LabManager(string directory)
         var threads = await Qmp.VcpuThreadsAsync(Path.Combine(vmDir, "qmp.sock"), ct);
         state.VcpuThreads[name] = threads;
         log?.Invoke($"lab {spec.Name}: {name} vCPU threads (QMP query-cpus-fast): {string.Join(", ", threads)}");
+        if (path is not null)
+        {
+            await ForwardRoutesAsync(spec, path, ct);
+        }
+
         var port = Forward(state, name, hostNs, address);
         state.Machines.Add(new LabMachine(name, hostNs, address, port, fingerprint, false, "qemu", $"host{host}"));
         Save(state);

@@ -1,0 +1,60 @@
+using System.ComponentModel;
+using System.Globalization;
+using Horizon.Scheduler.Lab;
+using Horizon.Workloads;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace Horizon.Cli;
+
+/// <summary>
+/// The forward workload's traffic generator on this machine with no guest in between: what the project's fwdgen
+/// (sendmmsg/recvmmsg, one sender and one receiver thread) reaches per RFC 2544 frame size, as fast as it can and as a
+/// zero-loss search, next to iperf3 over the same link. Results through a guest are only meaningful below this ceiling.
+/// </summary>
+public sealed class BenchGeneratorCommand : AsyncCommand<BenchGeneratorCommand.Settings>
+{
+    public sealed class Settings : CommandSettings
+    {
+        [CommandOption("--trial <SECONDS>")]
+        [Description("Length of each trial in seconds (default 2).")]
+        public double Trial { get; init; } = 2;
+
+        [CommandOption("--frames <LIST>")]
+        [Description("Frame sizes in bytes, comma-separated (default 64,512,1518).")]
+        public string Frames { get; init; } = "64,512,1518";
+    }
+
+    public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        var frames = settings.Frames.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(f => int.Parse(f, CultureInfo.InvariantCulture)).ToList();
+        if (frames.Any(f => f is < 64 or > 1518) || settings.Trial is < 0.1 or > 60)
+        {
+            return Render.Error("--frames must be 64..1518 bytes and --trial 0.1..60 s");
+        }
+
+        AnsiConsole.MarkupLine($"[bold]horizon bench generator[/] — {Environment.ProcessorCount} cores, {Markup.Escape(System.Runtime.InteropServices.RuntimeInformation.OSDescription)}; source and sink in two namespaces joined by a veth pair");
+        var ms = (int)(settings.Trial * 1000);
+        var table = new Table().AddColumns("frame B", "fwdgen as fast as it can", "fwdgen zero-loss (search)", "iperf3 -b 0 sent", "iperf3 received", "choice");
+        await using var pair = await GeneratorPair.CreateAsync(null, cancellationToken);
+        foreach (var frame in frames)
+        {
+            var blast = ForwardWorkload.ParseResult(await pair.RunAsync($"trial dst={ForwardWorkload.DirectBase} frame={frame} ms={ms} rate=0", cancellationToken));
+            var search = ForwardWorkload.ParseResult(await pair.RunAsync($"search dst={ForwardWorkload.DirectBase} frame={frame} ms={ms} max=0 precision=0.02", cancellationToken));
+            var iperf = await pair.IperfAsync(frame - 46, TimeSpan.FromSeconds(settings.Trial), cancellationToken);
+            string Pps(double pps) => $"{pps:N0} f/s ({pps * frame * 8 / 1e6:N0} Mbit/s)";
+            var fwdgen = search["throughput_pps"];
+            var choice = iperf is { } i && i.ReceivedPps > fwdgen ? "iperf3 receives more" : "fwdgen";
+            table.AddRow(frame.ToString(CultureInfo.InvariantCulture),
+                $"{Pps(blast["trial01.offered_pps"])}, loss {blast["trial01.loss_percent"]:0.##} %",
+                Pps(fwdgen),
+                iperf is { } a ? Pps(a.SentPps) : "iperf3 not installed",
+                iperf is { } b ? $"{Pps(b.ReceivedPps)}, loss {100 * (1 - (b.ReceivedPps / b.SentPps)):0.#} %" : "-",
+                choice);
+        }
+
+        AnsiConsole.Write(table);
+        AnsiConsole.MarkupLine("[grey]frame = Ethernet frame with FCS (UDP payload = frame - 46). Mbit/s counts frame bits. The forward workload measures the same ceiling on each guest's path before its rounds and reports it next to every result.[/]");
+        return 0;
+    }
+}
