@@ -163,6 +163,12 @@ public static class Render
             Console.Write(Reports.ResultsTable.ToText(rows));
         }
 
+        if (Reports.ForwardingTable.Build(experiments) is { Length: > 0 } forwarding)
+        {
+            AnsiConsole.Write(new Rule("forwarding: zero-loss throughput (RFC 2544) next to the generator's own ceiling").LeftJustified());
+            Console.Write(Reports.ForwardingTable.ToText(forwarding));
+        }
+
         foreach (var r in rows)
         {
             foreach (var c in r.Conclusions.Where(c => c.Kind != Analysers.ConclusionKind.Hint))

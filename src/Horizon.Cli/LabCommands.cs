@@ -46,6 +46,14 @@ public sealed class LabUpCommand : AsyncCommand<LabUpCommand.Settings>
         [Description("Root filesystem for LXC guests (default .cache/rootfs/bookworm).")]
         public string Rootfs { get; init; } = ".cache/rootfs/bookworm";
 
+        [CommandOption("--xen <N>")]
+        [Description("A nested Xen 4.17 host (QEMU/TCG, dom0 over SSH) with N PV domUs (needs scripts/build-xen.sh). Default 0.")]
+        public int Xen { get; init; }
+
+        [CommandOption("--xen-image <DIR>")]
+        [Description("Xen hypervisor and dom0 image (default .cache/xen)")]
+        public string XenImage { get; init; } = ".cache/xen";
+
         [CommandOption("--subnet <N>")]
         [Description("Second octet of the lab's 10.N.0.0/24 (default 77).")]
         public int Subnet { get; init; } = 77;
@@ -60,7 +68,7 @@ public sealed class LabUpCommand : AsyncCommand<LabUpCommand.Settings>
 
         try
         {
-            var state = await settings.Manager.UpAsync(new LabSpec(settings.Name, settings.Hosts, !settings.NoPeer, settings.Subnet, settings.Lxc, Path.GetFullPath(settings.Rootfs), settings.Qemu, Path.GetFullPath(settings.VmKernel)) { Forward = settings.Forward }, m => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(m)}[/]"), cancellationToken);
+            var state = await settings.Manager.UpAsync(new LabSpec(settings.Name, settings.Hosts, !settings.NoPeer, settings.Subnet, settings.Lxc, Path.GetFullPath(settings.Rootfs), settings.Qemu, Path.GetFullPath(settings.VmKernel)) { Forward = settings.Forward, XenGuests = settings.Xen, XenImage = Path.GetFullPath(settings.XenImage) }, m => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(m)}[/]"), cancellationToken);
             AnsiConsole.MarkupLine($"lab [bold]{settings.Name}[/] is up: {state.Machines.Count} machine(s). Testbed: [bold]{Markup.Escape(state.TestbedFile!)}[/]");
             AnsiConsole.MarkupLine($"  horizon run -t {Markup.Escape(state.TestbedFile!)}");
             return 0;

@@ -71,6 +71,64 @@ public static class StudyFigures
         return Save(plot, dir, "bars-" + Slug($"{first.Workload}-{ResultsTable.Parameters(first)}-{first.Scheme}"), title);
     }
 
+    /// <summary>
+    /// RFC 2544's throughput figure: zero-loss frames/s per frame size, one bar per platform (mean ± 95% CI), and the
+    /// generator's own ceiling for that frame size as a dashed line over the group.
+    /// </summary>
+    public static FigureFile ForwardingBars(IReadOnlyList<ForwardingRow> rows, string dir)
+    {
+        var plot = new Plot();
+        var frames = rows.Select(r => r.Frame).Distinct().Order().ToList();
+        var guests = rows.Select(r => (r.Experiment.Platform, r.Experiment.GuestLabel)).Distinct().ToList();
+        var width = 0.8 / guests.Count;
+        var bars = new List<Bar>();
+        for (var f = 0; f < frames.Count; f++)
+        {
+            for (var g = 0; g < guests.Count; g++)
+            {
+                if (rows.FirstOrDefault(r => r.Frame == frames[f] && (r.Experiment.Platform, r.Experiment.GuestLabel) == guests[g]) is not { Throughput: { } s })
+                {
+                    continue;
+                }
+
+                bars.Add(new Bar
+                {
+                    Position = f - 0.4 + (width * (g + 0.5)),
+                    Size = width * 0.9,
+                    Value = s.Mean,
+                    Error = s.N > 1 ? s.Interval.HalfWidth : 0,
+                    FillColor = Palette[g % Palette.Length],
+                    Label = ForwardingTable.Pps(s.Mean),
+                });
+            }
+
+            var ceilings = rows.Where(r => r.Frame == frames[f] && r.CeilingPps is not null).Select(r => r.CeilingPps!.Value).ToList();
+            if (ceilings.Count > 0)
+            {
+                var line = plot.Add.Line(f - 0.45, ceilings.Average(), f + 0.45, ceilings.Average());
+                line.LinePattern = LinePattern.Dashed;
+                line.Color = Colors.Black;
+                line.LegendText = f == 0 ? "generator alone (no guest)" : "";
+            }
+        }
+
+        var bp = plot.Add.Bars(bars);
+        bp.ValueLabelStyle.FontSize = 11;
+        for (var g = 0; g < guests.Count; g++)
+        {
+            plot.Legend.ManualItems.Add(new LegendItem { LabelText = $"{guests[g].Platform} ({guests[g].GuestLabel})", FillColor = Palette[g % Palette.Length] });
+        }
+
+        plot.ShowLegend(Alignment.UpperRight);
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual([.. frames.Select((f, i) => new Tick(i, $"{f} B frames"))]);
+        plot.Axes.Margins(bottom: 0);
+        var first = rows[0];
+        var title = $"forward: zero-loss throughput, {first.Routes:N0} route(s), {first.Experiment.Scheme}";
+        plot.Title(title + " (higher is better)");
+        plot.YLabel("frames/s, mean ± 95% CI");
+        return Save(plot, dir, "forward-" + Slug($"{first.Routes}-{first.Experiment.Scheme}-{string.Join(",", rows.Select(r => r.Experiment.Id))}"), title);
+    }
+
     /// <summary>Fig 6.5: every round's value in run order, one series per guest, failed rounds marked on the axis.</summary>
     public static FigureFile RoundSeries(ExperimentResult e, string dir)
     {

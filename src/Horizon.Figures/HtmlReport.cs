@@ -59,8 +59,38 @@ public static class HtmlReport
         }
 
         sb.Append("</table>\n");
+        if (ForwardingTable.Build(experiments) is { Length: > 0 } forwarding)
+        {
+            sb.Append("<h2>Forwarding (RFC 2544 zero-loss throughput)</h2>\n<p class=\"note\">Each round is one binary search for the highest rate with no loss; the generator's own ceiling is the same search over the peer's direct source–sink link, no guest in between. Every trial of every search is in the rounds export (metrics trialNN.*).</p>\n<table><tr>");
+            foreach (var h in ForwardingTable.Header)
+            {
+                sb.Append(CultureInfo.InvariantCulture, $"<th>{H(h)}</th>");
+            }
+
+            sb.Append("</tr>\n");
+            foreach (var r in forwarding)
+            {
+                var cells = ForwardingTable.Cells(r);
+                sb.Append("<tr>");
+                for (var i = 0; i < cells.Length; i++)
+                {
+                    sb.Append(CultureInfo.InvariantCulture, $"<td{(i is 0 or 1 or >= 5 and <= 10 ? " class=\"num\"" : "")}>{H(cells[i])}</td>");
+                }
+
+                sb.Append("</tr>\n");
+            }
+
+            sb.Append("</table>\n");
+        }
+
         void Figure(FigureFile f) =>
             sb.Append(CultureInfo.InvariantCulture, $"<figure><img src=\"figures/{H(Path.GetFileName(f.SvgPath))}\" alt=\"{H(f.Title)}\"><figcaption>{H(f.Title)} (<a href=\"figures/{H(Path.GetFileName(f.PngPath))}\">PNG</a>)</figcaption></figure>\n");
+
+        // RFC 2544's throughput by frame size, per routing-table size and scheme (one-guest experiments).
+        foreach (var g in ForwardingTable.Build(experiments).Where(r => r.Experiment.Guests.Length == 1 && r.Search).GroupBy(r => (r.Routes, r.Experiment.Scheme)))
+        {
+            Figure(StudyFigures.ForwardingBars([.. g], figuresDir));
+        }
 
         // Figs 6.1–6.10: single-guest experiments, one figure per workload, parameters and scheme, one bar per platform.
         var single = rows.Where(r => r.Experiment.Guests.Length == 1 && r.Statistics is not null)

@@ -42,7 +42,9 @@ public sealed partial class CampaignRunner
                 // Native guests are their host: the topology comes from where the workload runs.
                 var transport = members.All(m => m.Guest.Platform == Platform.Native) && host.Transport.Kind == TransportKind.Local
                     ? run.Transport(members[0].Index) : HostSession(host);
-                topologies[host.Name] = topology = await HostTopology.DiscoverAsync(transport, ct);
+                var platformView = members.Select(m => PlatformAdapter.For(m.Guest.Platform)).FirstOrDefault(a => a is not null);
+                topologies[host.Name] = topology = (platformView is null ? null : await platformView.DiscoverTopologyAsync(HostSession(host), ct))
+                    ?? await HostTopology.DiscoverAsync(transport, ct);
             }
 
             var plan = CpuPlanner.Plan(run.Plan.Scheme, [.. members.Select(m => m.Guest)], topology, host.ControlCpus, host.Name);
@@ -54,6 +56,11 @@ public sealed partial class CampaignRunner
                 var planned = plan.GuestVcpus[j];
                 if (adapter is null)
                 {
+                    if (run.Plan.Share is not null)
+                    {
+                        throw new NotSupportedException(PlatformAdapter.NoShare(guest.Platform));
+                    }
+
                     // Native: taskset around the round script; the guest reads its own affinity back (begin line).
                     affinity[index] = plan.GuestCpus(j);
                     placement[index] = new { adapter = "native (taskset in the guest)", planned = affinity[index] ?? "unpinned" };
@@ -86,7 +93,10 @@ public sealed partial class CampaignRunner
                     hostControl[host.Name] = new { cpus = control, vcpus = plan.HostControlVcpus };
                 }
 
-                placement[index] = new { adapter = Names.Of(guest.Platform), planned = expected, read_back = readBack };
+                var share = await adapter.ApplyShareAsync(context!, guest, run.Plan.Share, ct);
+                placement[index] = share is null
+                    ? new { adapter = Names.Of(guest.Platform), planned = expected, read_back = readBack }
+                    : (object)new { adapter = Names.Of(guest.Platform), planned = expected, read_back = readBack, credit = new { weight = share.Weight, cap = share.Cap } };
             }
 
             hostControl.TryAdd(host.Name, new { topology = topology.Describe(), control = plan.HostControl });

@@ -107,6 +107,23 @@ public sealed class ConfigTests
     }
 
     [Fact]
+    public void A_credit_share_is_part_of_the_plan_and_of_the_experiment_key()
+    {
+        var c = CampaignFile.Parse("s.yaml", """
+            campaign: s
+            cpu_cap: 50
+            experiments:
+              - workload: superpi
+              - workload: superpi
+                cpu_weight: 512
+              - workload: masr
+            """, Lab);
+        Assert.Equal([new CpuShare(256, 50), new CpuShare(512, 50), new CpuShare(256, 50)], c.Experiments.Where(e => e.Guests[0] == c.Experiments[0].Guests[0]).Select(e => e.Share));
+        Assert.Contains("|weight=512|cap=50", c.Experiments[1].Key, StringComparison.Ordinal);
+        Assert.Null(CampaignFile.Parse("n.yaml", "campaign: n\nexperiments:\n  - workload: masr\n", Lab).Experiments[0].Share);
+    }
+
+    [Fact]
     public void Forward_needs_a_peer()
     {
         var e = Assert.Throws<ConfigException>(() => CampaignFile.Parse("f.yaml", "campaign: f\nexperiments:\n  - workload: forward\n", Lab));

@@ -101,6 +101,27 @@ public sealed class AdapterTests : IDisposable
     }
 
     [Fact]
+    public async Task Xen_reads_the_host_from_xl_info_and_sets_credit_weights_and_caps_and_reads_them_back()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var xen = PlatformAdapter.For(Platform.Xen)!;
+        File.WriteAllText(Path.Combine(state, "xen-cores-per-socket"), "2");
+        var topology = await xen.DiscoverTopologyAsync(new LocalTransport(), ct);
+        Assert.Equal("4 logical CPU(s), 4 core(s), 2 socket(s)", topology!.Describe());
+
+        var host = await Host();
+        var domu = Guest("domu2", Platform.Xen, 2);
+        Assert.Equal(new CpuShare(512, 40), await xen.ApplyShareAsync(host, domu, new CpuShare(512, 40), ct));
+        Assert.Contains("xl sched-credit -d domu2 -w 512 -c 40", Calls());
+        // No share asked: the defaults are put back (an earlier experiment may have changed them).
+        Assert.Equal(CpuShare.Default, await xen.ApplyShareAsync(host, domu, null, ct));
+        var missing = await Assert.ThrowsAsync<InvalidOperationException>(() => xen.ApplyShareAsync(host, Guest("gone", Platform.Xen), null, ct));
+        Assert.Contains("gone is an invalid domain identifier", missing.Message, StringComparison.Ordinal);
+        // Other platforms refuse a share rather than ignore it.
+        await Assert.ThrowsAsync<NotSupportedException>(() => PlatformAdapter.For(Platform.Kvm)!.ApplyShareAsync(host, Guest("vm1", Platform.Kvm), new CpuShare(512, 0), ct));
+    }
+
+    [Fact]
     public async Task Xen_pins_each_vcpu_and_reduces_dom0_as_the_study_did_and_reads_both_back()
     {
         var host = await Host();

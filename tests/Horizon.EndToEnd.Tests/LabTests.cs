@@ -198,6 +198,14 @@ public sealed class LabTests
                 // Software-emulated QEMU forwards far less than the host's own stack.
                 double Mean(string platform) => results.Where(e => e.Platform == platform).Average(e => e.Statistics!.Mean);
                 Assert.True(Mean("qemu") < 0.7 * Mean("native"), $"qemu {Mean("qemu")} vs native {Mean("native")}");
+
+                // The forwarding table puts each result next to the generator's ceiling; the report draws RFC 2544's figure.
+                var table = Horizon.Reports.ForwardingTable.Build(results);
+                Assert.Equal(6, table.Length);
+                Assert.All(table, r => Assert.True(r.CeilingPps > 0 && r.PercentOfCeiling > 0));
+                var html = await File.ReadAllTextAsync(Horizon.Figures.HtmlReport.Write("forwarding", results, lab.Controller!.Store.RunOrder("forwarding"), Path.Combine(dir, "report")), Ct);
+                Assert.Contains("Forwarding (RFC 2544 zero-loss throughput)", html, StringComparison.Ordinal);
+                Assert.Equal(2, Directory.GetFiles(Path.Combine(dir, "report", "figures"), "forward-*.svg").Length);
             }
 
             // The workload's routes are gone and forwarding is as it was, in the lab host and inside the container.
@@ -217,6 +225,78 @@ public sealed class LabTests
         }
 
         Assert.DoesNotContain($"hz-{spec.Name}-", await Sh("ip netns list"));
+    }
+
+    private static readonly string XenImage = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "../../../../.cache/xen"));
+
+    [Fact]
+    public async Task A_nested_xen_host_runs_two_pv_domus_under_default_and_shared_core_with_dom0_pinned_and_credit_caps_read_back_from_xl()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "horizon-lab-" + Guid.NewGuid().ToString("N")[..8]);
+        var spec = NewSpec() with { Peer = false, XenGuests = 2, XenImage = XenImage };
+        LabState? state = null;
+        try
+        {
+            state = await new LabManager(dir).UpAsync(spec, null, Ct);
+            var testbed = TestbedFile.Load(state.TestbedFile!);
+            Assert.Equal(Platform.Xen, testbed.Hosts.Single(h => h.Name == LabManager.XenHostName).Platform);
+            Assert.Equal(["xen1-domu1", "xen1-domu2"], testbed.Guests.Where(g => g.Platform == Platform.Xen).Select(g => g.Name));
+            await using (var lab = await Lab.StartAsync(testbed.ProbeNetworkNamespace, testbed.ProbeAddress))
+            {
+                var (outcome, results) = await lab.RunAsync("""
+                    campaign: xen-for-real
+                    rounds: 2
+                    round_timeout: 5m
+                    guests: [xen1-domu1, xen1-domu2]
+                    concurrent: true
+                    cpu_schemes: [default, shared-core]
+                    experiments:
+                      - workload: superpi
+                        digits: 5000
+                      - workload: masr
+                        size: 16M
+                      - workload: superpi
+                        digits: 5000
+                        cpu_schemes: [default]
+                        cpu_cap: 30
+                        cpu_weight: 512
+                    """, testbed);
+                Assert.True(outcome.AllCompleted, string.Join("; ", outcome.Experiments.Select(x => x.Note)));
+                Assert.Equal(5, results.Length);
+                foreach (var e in results)
+                {
+                    // Both domUs measured by probes in every round.
+                    Assert.Equal(4, e.Rounds.Count(r => r.Measured && r.Seconds > 0));
+                    Assert.Equal("xen", e.Platform);
+                    // The hypervisor's view of the host (xl info), not dom0's two vCPUs.
+                    Assert.Contains("2 logical CPU(s), 2 core(s), 1 socket(s)", e.EnvironmentJson, StringComparison.Ordinal);
+                }
+
+                foreach (var shared in results.Where(e => e.Scheme == "shared-core"))
+                {
+                    // Read back from xl vcpu-list: both domUs and dom0 (one vCPU left online) on CPU 0.
+                    Assert.Equal(2, System.Text.RegularExpressions.Regex.Matches(shared.EnvironmentJson, "\"adapter\":\"xen\",\"planned\":\\[\"0\"\\],\"read_back\":\\[\"0\"\\]").Count);
+                    Assert.Contains("\"cpus\":\"0\",\"vcpus\":1", shared.EnvironmentJson, StringComparison.Ordinal);
+                }
+
+                var capped = results.Single(e => e.Parameters["digits"] == "5000" && e.Key.Contains("cap=30", StringComparison.Ordinal));
+                Assert.Contains("\"credit\":{\"weight\":512,\"cap\":30}", capped.EnvironmentJson, StringComparison.Ordinal);
+                // A 30% cap slows the CPU-bound round down against the uncapped default.
+                var free = results.Single(e => e.Workload == "superpi" && e.Scheme == "default" && !e.Key.Contains("cap=", StringComparison.Ordinal));
+                Assert.True(capped.Statistics!.Mean > 1.5 * free.Statistics!.Mean, $"capped {capped.Statistics.Mean} s vs free {free.Statistics.Mean} s");
+            }
+        }
+        finally
+        {
+            await new LabManager(dir).DownAsync(spec.Name, null, CancellationToken.None);
+            if (Directory.Exists(dir))
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+        }
+
+        Assert.DoesNotContain($"hz-{spec.Name}-", await Sh("ip netns list"));
+        Assert.All(state!.Processes, p => Assert.False(Alive(p.Pid), $"{p.Role} (pid {p.Pid}) still runs"));
     }
 
     [Theory]

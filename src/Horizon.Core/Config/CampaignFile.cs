@@ -9,7 +9,7 @@ namespace Horizon.Config;
 /// <summary>Reads a campaign file or a built-in preset. See README "Campaign file" for the format.</summary>
 public static class CampaignFile
 {
-    private static readonly string[] PlanKeys = ["rounds", "round_timeout", "cpu_scheme", "cpu_schemes", "guests", "guest_counts", "concurrent", "probe_copies"];
+    private static readonly string[] PlanKeys = ["rounds", "round_timeout", "cpu_scheme", "cpu_schemes", "guests", "guest_counts", "concurrent", "probe_copies", "cpu_weight", "cpu_cap"];
 
     public static IReadOnlyList<string> Presets { get; } = ["quick", "study", "scaling"];
 
@@ -244,7 +244,7 @@ public static class CampaignFile
         {
             foreach (var scheme in plan.Schemes)
             {
-                var x = new ExperimentPlan(spec, set, scheme, plan.Rounds, plan.RoundTimeout, plan.ProbeCopies);
+                var x = new ExperimentPlan(spec, set, scheme, plan.Rounds, plan.RoundTimeout, plan.ProbeCopies) { Share = plan.Share };
                 if (experiments.Any(y => y.Key == x.Key))
                 {
                     throw e.Error("workload", $"experiment {x.Key} is listed twice");
@@ -255,7 +255,7 @@ public static class CampaignFile
         }
     }
 
-    private sealed record PlanDefaults(RoundPolicy Rounds, TimeSpan RoundTimeout, ImmutableArray<CpuScheme> Schemes, ImmutableArray<string> Guests, bool Concurrent, int ProbeCopies, ImmutableArray<int>? GuestCounts);
+    private sealed record PlanDefaults(RoundPolicy Rounds, TimeSpan RoundTimeout, ImmutableArray<CpuScheme> Schemes, ImmutableArray<string> Guests, bool Concurrent, int ProbeCopies, ImmutableArray<int>? GuestCounts, CpuShare? Share);
 
     private static PlanDefaults ReadPlanDefaults(YamlFields f, Testbed testbed, PlanDefaults? inherited)
     {
@@ -334,7 +334,16 @@ public static class CampaignFile
 
         var concurrent = f.OptionalBool("concurrent", inherited?.Concurrent ?? false);
         var copies = f.OptionalInt("probe_copies", inherited?.ProbeCopies ?? 3, 1, Probes.ProbeFormat.MaxCopies);
-        return new PlanDefaults(rounds, timeout, schemes, guests, concurrent, copies, guestCounts);
+        // The credit scheduler's share (Xen's `xl sched-credit`): weight 1..65535 (default 256), cap in % of one CPU (0 = none).
+        var share = inherited?.Share;
+        if (f.Has("cpu_weight") || f.Has("cpu_cap"))
+        {
+            share = new CpuShare(
+                f.Has("cpu_weight") ? f.OptionalInt("cpu_weight", CpuShare.DefaultWeight, 1, 65535) : share?.Weight ?? CpuShare.DefaultWeight,
+                f.Has("cpu_cap") ? f.OptionalInt("cpu_cap", 0, 0, 100 * 4096) : share?.Cap ?? 0);
+        }
+
+        return new PlanDefaults(rounds, timeout, schemes, guests, concurrent, copies, guestCounts, share);
     }
 
     private static RoundPolicy ReadRounds(YamlFields parent, YamlNode node)

@@ -142,8 +142,19 @@ public sealed record ExperimentPlan(
     TimeSpan RoundTimeout,
     int ProbeCopies)
 {
+    /// <summary>The credit scheduler's weight and cap for the guests (null: the platform's defaults).</summary>
+    public CpuShare? Share { get; init; }
+
     /// <summary>Stable identity of the experiment within a campaign: same plan, same key, so a re-run resumes it.</summary>
-    public string Key => $"{Workload.Key}|guests={string.Join(',', Guests)}|scheme={Names.Of(Scheme)}";
+    public string Key => $"{Workload.Key}|guests={string.Join(',', Guests)}|scheme={Names.Of(Scheme)}{(Share is { } s ? $"|weight={s.Weight}|cap={s.Cap}" : "")}";
+}
+
+/// <summary>A proportional CPU share (Xen's credit scheduler): weight relative to other guests, cap in % of one CPU (0: none).</summary>
+public sealed record CpuShare(int Weight, int Cap)
+{
+    public const int DefaultWeight = 256;
+
+    public static CpuShare Default { get; } = new(DefaultWeight, 0);
 }
 
 public sealed record InterleaveOptions(int BlockRounds, int Seed);

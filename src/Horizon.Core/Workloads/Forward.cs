@@ -203,6 +203,7 @@ public sealed class ForwardWorkload : WorkloadDefinition
                     values["latency_p99_us"] = Need(fields, "lat_p99_us", raw);
                     values["latency_max_us"] = Need(fields, "lat_max_us", raw);
                     values["search_trials"] = Need(fields, "trials", raw);
+                    values["generator_limited"] = fields.TryGetValue("limited", out var limited) && limited == "1" ? 1 : 0;
                     break;
                 case "ceiling":
                     values["ceiling_pps"] = Need(fields, "throughput_pps", raw);

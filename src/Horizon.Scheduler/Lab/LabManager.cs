@@ -9,6 +9,12 @@ namespace Horizon.Scheduler.Lab;
 /// <summary>What a lab is made of.</summary>
 public sealed record LabSpec(string Name = "hz", int Hosts = 1, bool Peer = true, int Subnet = 77, int LxcGuests = 0, string? Rootfs = null, int QemuGuests = 0, string? VmKernel = null)
 {
+    /// <summary>A nested Xen host (Xen 4.17 under QEMU, dom0 over SSH) with this many PV domUs; 0 = none.</summary>
+    public int XenGuests { get; init; }
+
+    /// <summary>The dom0 image and hypervisor built by scripts/build-xen.sh.</summary>
+    public string? XenImage { get; init; }
+
     /// <summary>Gives every guest a forwarding path: a link from a traffic source and a link to a sink (the forward workload).</summary>
     public bool Forward { get; init; }
 
@@ -59,7 +65,7 @@ public sealed record LabMachine(string Name, string Namespace, string Address, i
 /// with its own sshd. Nothing is added to the root namespace: the bridge lives in the lab's controller namespace (where
 /// the timing service opens its probe socket), and each sshd is reached through a loopback forwarder.
 /// </summary>
-public sealed class LabManager(string directory)
+public sealed partial class LabManager(string directory)
 {
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
 
@@ -181,6 +187,11 @@ public sealed class LabManager(string directory)
                 }
             }
 
+            if (spec.XenGuests > 0)
+            {
+                await StartXenAsync(spec, state, dir, log, ct);
+            }
+
             foreach (var m in state.Machines)
             {
                 await WaitForSsh(m, ct);
@@ -264,10 +275,21 @@ public sealed class LabManager(string directory)
             sb.AppendLine(CultureInfo.InvariantCulture, $"  - name: {m.Name}\n    platform: native\n    transport: ssh\n    ssh: {Ssh(m)}");
         }
 
+        foreach (var m in state.Machines.Where(m => m.Platform == XenDom0))
+        {
+            // The Xen host is its dom0: xl runs there. One of its two CPUs stays with dom0 under `exclusive`, as in the study.
+            sb.AppendLine(CultureInfo.InvariantCulture, $"  - name: {m.Name}\n    platform: xen\n    transport: ssh\n    control_cpus: 1\n    ssh: {Ssh(m)}");
+        }
+
         sb.AppendLine("guests:");
         foreach (var m in state.Machines.Where(m => !m.IsPeer && m.Platform == "native"))
         {
             sb.AppendLine(CultureInfo.InvariantCulture, $"  - name: {m.Name}-native\n    host: {m.Name}\n    platform: native\n    vcpus: 1\n    workdir: /var/tmp/horizon-lab-{spec.Name}/{m.Name}\n    transport: ssh\n    ssh: {Ssh(m)}{ForwardYaml(state, m.Name)}");
+        }
+
+        foreach (var m in state.Machines.Where(m => m.Platform == "xen"))
+        {
+            sb.AppendLine(CultureInfo.InvariantCulture, $"  - name: {m.Name}\n    host: {m.Host}\n    platform: xen\n    instance: {m.Name[(m.Host!.Length + 1)..]}\n    vcpus: 1\n    workdir: /var/tmp/horizon\n    transport: ssh\n    ssh: {Ssh(m)}");
         }
 
         foreach (var m in state.Machines.Where(m => m.Platform is "lxc" or "qemu"))
@@ -485,23 +507,7 @@ public sealed class LabManager(string directory)
         // Extracted here, at native speed, into the workload's source cache: extracting 1.5 GB under TCG takes many minutes.
         await Sh($"for src in /usr/src/linux-source-*.tar.*; do [ -f \"$src\" ] || continue; mkdir -p {staging}/usr/src && cp \"$src\" {staging}/usr/src/; " +
                  $"c={staging}{Workloads.KernelBuildWorkload.SourceCache}/$(basename \"$src\"); mkdir -p \"$c\" && tar -xf \"$src\" -C \"$c\" --strip-components=1 && touch \"$c/.horizon-extracted\"; done; true", ct);
-        await File.WriteAllTextAsync($"{staging}/horizon-vm-init", """
-            #!/bin/bash
-            mount -t proc proc /proc; mount -t sysfs sys /sys
-            mkdir -p /dev/pts /dev/shm; mount -t devpts devpts /dev/pts; mount -t tmpfs tmpfs /run; mount -t tmpfs tmpfs /tmp; mount -t tmpfs tmpfs /dev/shm
-            hostname "$(sed -n 's/.*hz_name=\([^ ]*\).*/\1/p' /proc/cmdline)"
-            ip link set lo up; ip addr add "$(sed -n 's/.*hz_ip=\([^ ]*\).*/\1/p' /proc/cmdline)" dev eth0; ip link set eth0 up
-            # Forwarding links (horizon lab --forward): the second and third NIC, renamed as on the other guests.
-            for f in fwdin:eth1 fwdout:eth2; do
-              a=$(sed -n "s/.*hz_${f%%:*}=\([^ ]*\).*/\1/p" /proc/cmdline); [ -n "$a" ] || continue
-              ip link set "${f#*:}" name "${f%%:*}"; ip addr add "$a" dev "${f%%:*}"; ip link set "${f%%:*}" up
-            done
-            # Room for the socket buffers the network workloads ask for (this guest kernel's own setting).
-            echo 8388608 > /proc/sys/net/core/rmem_max; echo 8388608 > /proc/sys/net/core/wmem_max
-            mkdir -p /run/sshd; /usr/sbin/sshd -e
-            echo "horizon: guest up"
-            while :; do wait; sleep 1; done
-            """, ct);
+        await File.WriteAllTextAsync($"{staging}/horizon-vm-init", VmInit, ct);
         await Must($"chmod +x {staging}/horizon-vm-init", ct);
         var disk = Path.Combine(vmDir, "root.ext4");
         await Must($"mkfs.ext4 -q -d {staging} {disk} 6G && rm -rf {staging}", ct);
@@ -550,6 +556,28 @@ public sealed class LabManager(string directory)
         Save(state);
     }
 
+    /// <summary>
+    /// The init a lab VM (and a Xen domU) switches to from the initramfs: its address and name from the kernel command
+    /// line, forwarding links when it has them, sshd.
+    /// </summary>
+    private const string VmInit = """
+        #!/bin/bash
+        mount -t proc proc /proc; mount -t sysfs sys /sys
+        mkdir -p /dev/pts /dev/shm; mount -t devpts devpts /dev/pts; mount -t tmpfs tmpfs /run; mount -t tmpfs tmpfs /tmp; mount -t tmpfs tmpfs /dev/shm
+        hostname "$(sed -n 's/.*hz_name=\([^ ]*\).*/\1/p' /proc/cmdline)"
+        ip link set lo up; ip addr add "$(sed -n 's/.*hz_ip=\([^ ]*\).*/\1/p' /proc/cmdline)" dev eth0; ip link set eth0 up
+        # Forwarding links (horizon lab --forward): the second and third NIC, renamed as on the other guests.
+        for f in fwdin:eth1 fwdout:eth2; do
+          a=$(sed -n "s/.*hz_${f%%:*}=\([^ ]*\).*/\1/p" /proc/cmdline); [ -n "$a" ] || continue
+          ip link set "${f#*:}" name "${f%%:*}"; ip addr add "$a" dev "${f%%:*}"; ip link set "${f%%:*}" up
+        done
+        # Room for the socket buffers the network workloads ask for (this guest kernel's own setting).
+        echo 8388608 > /proc/sys/net/core/rmem_max; echo 8388608 > /proc/sys/net/core/wmem_max
+        mkdir -p /run/sshd; /usr/sbin/sshd -e
+        echo "horizon: guest up"
+        while :; do wait; sleep 1; done
+        """;
+
     private async Task Netns(LabState state, string ns, CancellationToken ct)
     {
         if (File.Exists($"/run/netns/{ns}"))
@@ -570,7 +598,7 @@ public sealed class LabManager(string directory)
 
     private static async Task WaitForSsh(LabMachine m, CancellationToken ct)
     {
-        var until = DateTime.UtcNow + TimeSpan.FromSeconds(m.Platform == "qemu" ? 180 : 30);
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(m.Platform switch { "qemu" => 180, "xen" or XenDom0 => 300, _ => 30 });
         while (DateTime.UtcNow < until)
         {
             if (await Sh($"ip netns exec {m.Namespace} timeout 5 bash -c 'exec 3<>/dev/tcp/{m.Address}/22 && read -t 4 banner <&3' 2>/dev/null", ct) == 0)

@@ -45,6 +45,22 @@ public abstract class PlatformAdapter
     /// <summary>True when the platform pins the whole guest (a cpuset), not each vCPU.</summary>
     public virtual bool PerGuest => false;
 
+    /// <summary>
+    /// The host's physical CPUs as the platform reports them, or null to read them with lscpu on the host. Xen's dom0
+    /// sees only its own vCPUs, so the Xen adapter asks the hypervisor (`xl info`).
+    /// </summary>
+    public virtual Task<HostTopology?> DiscoverTopologyAsync(IGuestTransport host, CancellationToken ct) => Task.FromResult<HostTopology?>(null);
+
+    /// <summary>
+    /// Sets the guest's proportional share (credit scheduler weight and cap) and returns it as the platform reports it;
+    /// null share: the platform's default. Platforms without one refuse a share that was asked for.
+    /// </summary>
+    public virtual Task<CpuShare?> ApplyShareAsync(HostContext host, GuestSpec guest, CpuShare? share, CancellationToken ct) =>
+        share is null ? Task.FromResult<CpuShare?>(null) : throw new NotSupportedException(NoShare(Platform));
+
+    public static string NoShare(Platform platform) =>
+        $"cpu_weight/cpu_cap (a credit scheduler share) are applied on xen guests; {Names.Of(platform)} has none this adapter sets";
+
     public static PlatformAdapter? For(Platform platform) => platform switch
     {
         Platform.Lxc => new LxcAdapter(),
@@ -215,8 +231,10 @@ public sealed class XenAdapter : PlatformAdapter
         var rows = ParseVcpuList(await host.Must($"xl vcpu-list {Dom0}", ct)).Where(r => r.Domain == Dom0).ToList();
         if (plan.HostControl is null)
         {
-            // default: every dom0 vCPU back online and free to move.
+            // default: every dom0 vCPU back online and free to move. xl makes them available; dom0's kernel (where xl
+            // runs) must still bring them up itself.
             await host.Must($"xl vcpu-set {Dom0} {rows.Count}", ct);
+            await host.Must("grep -qs control_d /proc/xen/capabilities && for f in /sys/devices/system/cpu/cpu[0-9]*/online; do [ \"$(cat \"$f\")\" = 1 ] || echo 1 > \"$f\"; done 2>/dev/null; true", ct);
             await host.Must($"xl vcpu-pin {Dom0} all all", ct);
             return;
         }
@@ -234,6 +252,59 @@ public sealed class XenAdapter : PlatformAdapter
     {
         var rows = ParseVcpuList(await host.Must($"xl vcpu-list {Dom0}", ct)).Where(r => r.Domain == Dom0 && r.Online).ToList();
         return rows.Count == 0 ? "" : CpuList.Format(rows.SelectMany(r => CpuList.Parse(Normal(r.Hard, host.Topology))));
+    }
+
+    /// <summary>Parses `xl info` ("key : value" lines) into the host's physical CPUs.</summary>
+    public static HostTopology ParseInfo(string output)
+    {
+        var info = output.Split('\n').Select(l => l.Split(':', 2, StringSplitOptions.TrimEntries)).Where(p => p.Length == 2 && p[0].Length > 0)
+            .GroupBy(p => p[0]).ToDictionary(g => g.Key, g => g.First()[1]);
+        int Need(string key) => info.TryGetValue(key, out var v) && int.TryParse(v, CultureInfo.InvariantCulture, out var n) && n > 0
+            ? n : throw new FormatException($"`xl info` printed no usable {key}");
+        int cpus = Need("nr_cpus"), cores = Need("cores_per_socket"), threads = Need("threads_per_core"), nodes = Need("nr_nodes");
+        var perSocket = cores * threads;
+        return new HostTopology([.. Enumerable.Range(0, cpus).Select(c => new LogicalCpu(c, c / threads, c / perSocket, nodes == 1 ? 0 : (c / perSocket) % nodes))]);
+    }
+
+    public override async Task<HostTopology?> DiscoverTopologyAsync(IGuestTransport host, CancellationToken ct)
+    {
+        var r = await host.RunAsync("xl info", TimeSpan.FromSeconds(60), null, ct);
+        return r.ExitCode == 0 ? ParseInfo(r.Stdout) : throw new InvalidOperationException($"`xl info` failed over {host.Description}: {r.ErrorTail}");
+    }
+
+    /// <summary>Parses `xl sched-credit [-d D]`: the pool line, the header, then Name ID Weight Cap per domain.</summary>
+    public static IReadOnlyList<(string Domain, int Id, CpuShare Share)> ParseSchedCredit(string output)
+    {
+        var rows = new List<(string, int, CpuShare)>();
+        foreach (var line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (line.StartsWith("Cpupool", StringComparison.Ordinal) || line.StartsWith("Name", StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            var f = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (f.Length != 4 || !int.TryParse(f[1], CultureInfo.InvariantCulture, out var id) || !int.TryParse(f[2], CultureInfo.InvariantCulture, out var weight) || !int.TryParse(f[3], CultureInfo.InvariantCulture, out var cap))
+            {
+                throw new FormatException($"unexpected `xl sched-credit` line: '{line.Trim()}'");
+            }
+
+            rows.Add((f[0], id, new CpuShare(weight, cap)));
+        }
+
+        return rows;
+    }
+
+    /// <summary>The study's credit scheduler: weight and cap per domain (`xl sched-credit -d D -w W -c C`), read back.</summary>
+    public override async Task<CpuShare?> ApplyShareAsync(HostContext host, GuestSpec guest, CpuShare? share, CancellationToken ct)
+    {
+        // Always set: an interleaved experiment with another share may have run on this domain just before.
+        var want = share ?? CpuShare.Default;
+        var dom = Q(guest.InstanceName);
+        await host.Must($"xl sched-credit -d {dom} -w {want.Weight} -c {want.Cap}", ct);
+        var got = ParseSchedCredit(await host.Must($"xl sched-credit -d {dom}", ct)).FirstOrDefault(r => r.Domain == guest.InstanceName).Share;
+        return got == want ? got : throw new InvalidOperationException(
+            $"refusing to start: credit scheduler share of '{guest.Name}' should be weight {want.Weight} cap {want.Cap} but xl reports {(got is null ? "none" : $"weight {got.Weight} cap {got.Cap}")}");
     }
 }
 

@@ -1,0 +1,121 @@
+using System.Globalization;
+
+namespace Horizon.Scheduler.Lab;
+
+/// <summary>The lab's nested Xen host: Xen 4.17 under QEMU (TCG), a PV dom0 reached over SSH, PV domUs on its bridge.</summary>
+public sealed partial class LabManager
+{
+    /// <summary>The platform recorded for the Xen host's dom0 machine (a host, not a guest).</summary>
+    public const string XenDom0 = "xen-dom0";
+
+    public const string XenHostName = "xen1";
+
+    /// <summary>dom0 without systemd: Xen's modules and daemons, a bridge for the guests, sshd, then the guests.</summary>
+    private const string Dom0Init = """
+        #!/bin/bash
+        export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+        mount -t proc proc /proc; mount -t sysfs sys /sys
+        mkdir -p /dev/pts /dev/shm; mount -t devpts devpts /dev/pts; mount -t tmpfs tmpfs /run; mount -t tmpfs tmpfs /tmp; mount -t tmpfs tmpfs /dev/shm
+        hostname "$(sed -n 's/.*hz_name=\([^ ]*\).*/\1/p' /proc/cmdline)"
+        while read -r m; do insmod "/horizon/modules/$m.ko" 2>/dev/null; done < /horizon/modules/order
+        mkdir -p /proc/xen && mount -t xenfs xenfs /proc/xen
+        mkdir -p /run/xen /run/xenstored /var/lib/xen /var/log/xen
+        /usr/lib/xen-4.17/bin/xenstored --pid-file /run/xenstored.pid
+        for i in $(seq 1 50); do [ -S /run/xenstored/socket ] && break; sleep 0.1; done
+        /usr/lib/xen-4.17/bin/xen-init-dom0
+        /usr/lib/xen-4.17/bin/xenconsoled --pid-file=/run/xenconsoled.pid
+        ip link set lo up
+        ip link add xenbr0 type bridge; ip link set eth0 master xenbr0; ip link set eth0 up
+        ip addr add "$(sed -n 's/.*hz_ip=\([^ ]*\).*/\1/p' /proc/cmdline)" dev xenbr0; ip link set xenbr0 up
+        mkdir -p /run/sshd; /usr/sbin/sshd -e
+        echo "horizon: dom0 up"
+        for cfg in /etc/xen/horizon/*.cfg; do xl create "$cfg" >> /var/log/horizon-xl.log 2>&1 || echo "horizon: xl create $cfg failed"; done
+        xl list
+        while :; do wait; sleep 1; done
+        """;
+
+    private async Task StartXenAsync(LabSpec spec, LabState state, string dir, Action<string>? log, CancellationToken ct)
+    {
+        var rootfsCache = spec.Rootfs ?? throw new InvalidOperationException("the Xen host's domUs need the lab's root filesystem: scripts/build-rootfs.sh");
+        var kernel = spec.VmKernel ?? throw new InvalidOperationException("the Xen host needs the lab's VM kernel: scripts/build-vm.sh");
+        var xen = spec.XenImage ?? throw new InvalidOperationException("the Xen host needs its image: scripts/build-xen.sh");
+        if (!File.Exists(Path.Combine(xen, ".horizon-xen")) || !File.Exists(Path.Combine(kernel, ".horizon-vm")) || !File.Exists(Path.Combine(rootfsCache, ".horizon-rootfs")))
+        {
+            throw new InvalidOperationException($"the Xen host needs {rootfsCache}, {kernel} and {xen}: run scripts/build-rootfs.sh, scripts/build-vm.sh and scripts/build-xen.sh");
+        }
+
+        if (spec.XenGuests > 8)
+        {
+            throw new InvalidOperationException("--xen: at most 8 domUs (they share the nested host's 3 GB)");
+        }
+
+        var hostNs = spec.Namespace("host1");
+        var vmDir = Path.Combine(dir, "xen", XenHostName);
+        System.IO.Directory.CreateDirectory(vmDir);
+        var dom0Address = spec.Address(200);
+        log?.Invoke($"lab {spec.Name}: {XenHostName} ({dom0Address}), Xen 4.17 nested in QEMU (TCG) on host1, dom0 + {spec.XenGuests} PV domU(s)");
+
+        // dom0's disk: the Xen image's root with this lab's keys, its init, and one config per domU.
+        var staging = Path.Combine(vmDir, "dom0");
+        var dom0Fingerprint = await GuestRootAsync(Path.Combine(xen, "dom0"), staging, dir, ct);
+        await File.WriteAllTextAsync($"{staging}/horizon-vm-init", Dom0Init, ct);
+        await Must($"chmod +x {staging}/horizon-vm-init", ct);
+        System.IO.Directory.CreateDirectory($"{staging}/etc/xen/horizon");
+        var disks = new List<string>();
+        var domus = new List<(string Name, string Address, string Fingerprint)>();
+        for (var k = 1; k <= spec.XenGuests; k++)
+        {
+            var domu = $"domu{k}";
+            var address = spec.Address(200 + k);
+            await File.WriteAllTextAsync($"{staging}/etc/xen/horizon/{domu}.cfg", $"""
+                name = "{domu}"
+                type = "pv"
+                kernel = "/horizon/domu/vmlinuz"
+                ramdisk = "/horizon/domu/initrd.img"
+                extra = "console=hvc0 root=/dev/xvda rw net.ifnames=0 quiet hz_ip={address}/24 hz_name={XenHostName}-{domu}"
+                memory = 512
+                vcpus = 1
+                vif = [ "bridge=xenbr0,mac=00:16:3e:{spec.Subnet & 0xff:x2}:{k:x2}:01" ]
+                disk = [ "phy:/dev/vd{(char)('a' + k)},xvda,w" ]
+                on_crash = "destroy"
+                """, ct);
+
+            // The domU's own disk (vdb, vdc, … in dom0): a copy of the lab's rootfs with its keys and the VMs' init.
+            var domuStaging = Path.Combine(vmDir, domu);
+            var fingerprint = await GuestRootAsync(rootfsCache, domuStaging, dir, ct);
+            await File.WriteAllTextAsync($"{domuStaging}/horizon-vm-init", VmInit, ct);
+            await Must($"chmod +x {domuStaging}/horizon-vm-init", ct);
+            var disk = Path.Combine(vmDir, $"{domu}.ext4");
+            await Must($"mkfs.ext4 -q -d {domuStaging} {disk} 3G && rm -rf {domuStaging}", ct);
+            disks.Add(disk);
+            domus.Add((domu, address, fingerprint));
+        }
+
+        var dom0Disk = Path.Combine(vmDir, "dom0.ext4");
+        await Must($"mkfs.ext4 -q -d {staging} {dom0Disk} 4G && rm -rf {staging}", ct);
+        var tap = $"hz{spec.Subnet}xen";
+        await Must($"ip netns exec {hostNs} ip tuntap add {tap} mode tap && ip netns exec {hostNs} ip link set {tap} master br0 up", ct);
+        var pidFile = Path.Combine(vmDir, "qemu.pid");
+        // smap=0: without it dom0 faults at once under TCG (FACTS); sched=credit: the study's scheduler (4.17 defaults to credit2).
+        var drives = string.Concat(new[] { dom0Disk }.Concat(disks).Select(d => $" -drive file={d},if=virtio,format=raw,cache=unsafe"));
+        await Must(
+            $"nsenter --net=/run/netns/{hostNs} qemu-system-x86_64 -name {XenHostName} -accel tcg,thread=multi -machine q35 -cpu max -smp 2 -m 3072 -no-reboot " +
+            $"-kernel {xen}/xen -append 'console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=2 noreboot sched=credit smap=0' " +
+            $"-initrd '{kernel}/vmlinuz root=/dev/vda rw console=hvc0 net.ifnames=0 hz_ip={dom0Address}/24 hz_name={XenHostName},{kernel}/initrd.img'" +
+            $"{drives} -netdev tap,id=n0,ifname={tap},script=no,downscript=no -device virtio-net-pci,netdev=n0,mac=52:54:00:{spec.Subnet & 0xff:x2}:ee:01 " +
+            $"-display none -serial file:{vmDir}/console.log -daemonize -pidfile {pidFile}", ct);
+        var pid = int.Parse((await File.ReadAllTextAsync(pidFile, ct)).Trim(), CultureInfo.InvariantCulture);
+        state.Processes.Add(new LabProcess(pid, dom0Disk, $"{XenHostName} qemu (Xen)"));
+        Save(state);
+        var port = Forward(state, XenHostName, hostNs, dom0Address);
+        state.Machines.Add(new LabMachine(XenHostName, hostNs, dom0Address, port, dom0Fingerprint, false, XenDom0));
+        foreach (var (domu, address, fingerprint) in domus)
+        {
+            var name = $"{XenHostName}-{domu}";
+            var domuPort = Forward(state, name, hostNs, address);
+            state.Machines.Add(new LabMachine(name, hostNs, address, domuPort, fingerprint, false, "xen", XenHostName));
+        }
+
+        Save(state);
+    }
+}
