@@ -122,24 +122,7 @@ public sealed class GeneratorPair : IAsyncDisposable
         }
     }
 
-    private static async Task Must(string command, CancellationToken ct)
-    {
-        var (code, output, error) = await Run(command, ct);
-        if (code != 0)
-        {
-            throw new InvalidOperationException($"`{command}` failed: {error.Trim()}{output.Trim()}");
-        }
-    }
+    private static Task Must(string command, CancellationToken ct) => LabManager.Must(command, ct);
 
-    private static async Task<(int Code, string Output, string Error)> Run(string command, CancellationToken ct)
-    {
-        var start = new ProcessStartInfo("bash") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add("-c");
-        start.ArgumentList.Add(command);
-        using var p = Process.Start(start)!;
-        var output = p.StandardOutput.ReadToEndAsync(ct);
-        var error = p.StandardError.ReadToEndAsync(ct);
-        await p.WaitForExitAsync(ct);
-        return (p.ExitCode, await output, await error);
-    }
+    private static Task<(int Code, string Output, string Error)> Run(string command, CancellationToken ct) => LabManager.Run(command, ct);
 }

@@ -16,8 +16,11 @@ public sealed partial class LabManager
         export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
         mount -t proc proc /proc; mount -t sysfs sys /sys
         mkdir -p /dev/pts /dev/shm; mount -t devpts devpts /dev/pts; mount -t tmpfs tmpfs /run; mount -t tmpfs tmpfs /tmp; mount -t tmpfs tmpfs /dev/shm
+        # What udev would add to devtmpfs: Xen's hotplug scripts lock through /dev/stdin (without it `xl create` hangs).
+        ln -sf /proc/self/fd /dev/fd; ln -sf /proc/self/fd/0 /dev/stdin; ln -sf /proc/self/fd/1 /dev/stdout; ln -sf /proc/self/fd/2 /dev/stderr
         hostname "$(sed -n 's/.*hz_name=\([^ ]*\).*/\1/p' /proc/cmdline)"
-        while read -r m; do insmod "/horizon/modules/$m.ko" 2>/dev/null; done < /horizon/modules/order
+        # No kmod in the image: busybox loads the modules, in dependency order.
+        while read -r m; do busybox insmod "/horizon/modules/$m.ko" || echo "horizon: cannot load $m"; done < /horizon/modules/order
         mkdir -p /proc/xen && mount -t xenfs xenfs /proc/xen
         mkdir -p /run/xen /run/xenstored /var/lib/xen /var/log/xen
         /usr/lib/xen-4.17/bin/xenstored --pid-file /run/xenstored.pid

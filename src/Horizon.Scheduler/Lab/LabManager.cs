@@ -414,7 +414,10 @@ public sealed partial class LabManager(string directory)
         await Must($"chroot {root} ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key", ct);
         System.IO.Directory.CreateDirectory($"{root}/root/.ssh");
         File.Copy(Path.Combine(labDir, "authorized_keys"), $"{root}/root/.ssh/authorized_keys", overwrite: true);
-        await File.WriteAllTextAsync($"{root}/etc/ssh/sshd_config.d/horizon.conf", "PermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nHostKey /etc/ssh/ssh_host_ed25519_key\n", ct);
+        await File.WriteAllTextAsync($"{root}/etc/ssh/sshd_config.d/horizon.conf", "PermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nHostKey /etc/ssh/ssh_host_ed25519_key\n" +
+            // Software-emulated guests (a Xen domU under nested TCG) authenticate slowly: the controller's sessions, tool
+            // checks and followers must not be turned away as too many unauthenticated startups or sessions.
+            "MaxStartups 100\nMaxSessions 100\nLoginGraceTime 600\n", ct);
         return (await Output($"ssh-keygen -lf {root}/etc/ssh/ssh_host_ed25519_key.pub", ct)).Split(' ')[1];
     }
 
@@ -564,6 +567,7 @@ public sealed partial class LabManager(string directory)
         #!/bin/bash
         mount -t proc proc /proc; mount -t sysfs sys /sys
         mkdir -p /dev/pts /dev/shm; mount -t devpts devpts /dev/pts; mount -t tmpfs tmpfs /run; mount -t tmpfs tmpfs /tmp; mount -t tmpfs tmpfs /dev/shm
+        ln -sf /proc/self/fd /dev/fd; ln -sf /proc/self/fd/0 /dev/stdin; ln -sf /proc/self/fd/1 /dev/stdout; ln -sf /proc/self/fd/2 /dev/stderr
         hostname "$(sed -n 's/.*hz_name=\([^ ]*\).*/\1/p' /proc/cmdline)"
         ip link set lo up; ip addr add "$(sed -n 's/.*hz_ip=\([^ ]*\).*/\1/p' /proc/cmdline)" dev eth0; ip link set eth0 up
         # Forwarding links (horizon lab --forward): the second and third NIC, renamed as on the other guests.
@@ -634,7 +638,7 @@ public sealed partial class LabManager(string directory)
         return ((IPEndPoint)l.LocalEndpoint).Port;
     }
 
-    private static async Task Must(string command, CancellationToken ct)
+    internal static async Task Must(string command, CancellationToken ct)
     {
         var (code, _, error) = await Run(command, ct);
         if (code != 0)
@@ -651,7 +655,8 @@ public sealed partial class LabManager(string directory)
         return code == 0 ? output : throw new InvalidOperationException($"lab: `{command}` failed: {error.Trim()}");
     }
 
-    private static async Task<(int Code, string Output, string Error)> Run(string command, CancellationToken ct)
+    /// <summary>Runs a bash command line; its exit code, output and error output.</summary>
+    internal static async Task<(int Code, string Output, string Error)> Run(string command, CancellationToken ct)
     {
         var start = new ProcessStartInfo("bash") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         start.ArgumentList.Add("-c");

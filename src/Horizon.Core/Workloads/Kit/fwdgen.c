@@ -414,6 +414,19 @@ static int parse(char *line, struct request *r, int *search, char *why, size_t l
     return 0;
 }
 
+/* One trial, printed; returns 1 when it passed, 0 when it lost frames, -1 (error printed) when it could not run. */
+static int trial_printed(const struct request *r, double rate, struct trial *t, int n)
+{
+    char why[256];
+    if (run_trial(r, rate, t, why, sizeof why) != 0) {
+        fprintf(out, "error %s\n", why);
+        return -1;
+    }
+    int pass = t->loss_pct <= r->tol;
+    print_trial(n, t, pass);
+    return pass;
+}
+
 /* RFC 2544 section 26.1: the highest rate at which no frame is lost, found by binary search on the offered rate. */
 static int handle(char *line)
 {
@@ -425,57 +438,35 @@ static int handle(char *line)
         return 2;
     }
     struct trial t, best;
-    int have_best = 0, n = 0;
+    int have_best = 0, n = 0, pass;
     if (!search) {
-        if (run_trial(&r, r.rate, &t, why, sizeof why) != 0) {
-            fprintf(out, "error %s\n", why);
+        if (trial_printed(&r, r.rate, &t, ++n) < 0)
             return 1;
-        }
-        print_trial(1, &t, t.loss_pct <= r.tol);
         print_result(&r, &t, 1, t.offered_pps);
         return 0;
     }
     double hi = r.max, generator = 0;
     if (hi <= 0) {
         /* As fast as the sender can: its rate on this path is the top of the search. */
-        if (run_trial(&r, 0, &t, why, sizeof why) != 0) {
-            fprintf(out, "error %s\n", why);
+        if ((pass = trial_printed(&r, 0, &t, ++n)) < 0)
             return 1;
-        }
-        int pass = t.loss_pct <= r.tol;
-        print_trial(++n, &t, pass);
+        generator = hi = t.offered_pps;
+    } else {
+        if ((pass = trial_printed(&r, hi, &t, ++n)) < 0)
+            return 1;
         generator = t.offered_pps;
-        if (pass) {
-            print_result(&r, &t, n, generator);
-            return 0;
-        }
-        hi = t.offered_pps;
     }
-    double lo = 0, fail_rate = hi, rate = hi;
-    if (r.max > 0) {
-        if (run_trial(&r, rate, &t, why, sizeof why) != 0) {
-            fprintf(out, "error %s\n", why);
-            return 1;
-        }
-        int pass = t.loss_pct <= r.tol;
-        print_trial(++n, &t, pass);
-        if (t.offered_pps > generator)
-            generator = t.offered_pps;
-        if (pass) {
-            print_result(&r, &t, n, generator);
-            return 0;
-        }
+    if (pass) {
+        print_result(&r, &t, n, generator);
+        return 0;
     }
+    double lo = 0, fail_rate = hi, rate;
     while (n < r.trials && (fail_rate - lo) > r.precision * fail_rate) {
         rate = (lo + fail_rate) / 2;
         if (rate < r.min)
             break;
-        if (run_trial(&r, rate, &t, why, sizeof why) != 0) {
-            fprintf(out, "error %s\n", why);
+        if ((pass = trial_printed(&r, rate, &t, ++n)) < 0)
             return 1;
-        }
-        int pass = t.loss_pct <= r.tol;
-        print_trial(++n, &t, pass);
         if (pass) {
             /* A sender that fell short passed at the rate it reached, not the one asked: search on from there. */
             lo = short_of(&t) ? t.offered_pps : rate;
