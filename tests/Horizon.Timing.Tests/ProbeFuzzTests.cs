@@ -79,6 +79,13 @@ public sealed class ProbeFuzzTests : IDisposable
                 rng.NextBytes(junk);
                 flooder.Send(flooded % 2 == 0 ? junk : forged);
                 flooded++;
+                // Up to ~90,000 datagrams/s, a quarter of the lossless rate `horizon bench probes` measures: an unpaced
+                // sender on 2 cores can overflow the socket's queue, and a lost honest probe is the kernel's drop, not
+                // the service being disturbed.
+                if (flooded % 100 == 0)
+                {
+                    Thread.Sleep(1);
+                }
             }
         }, TestContext.Current.CancellationToken);
         var measured = new List<double>();
