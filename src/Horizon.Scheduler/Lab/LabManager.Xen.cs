@@ -1,5 +1,3 @@
-using System.Globalization;
-
 namespace Horizon.Scheduler.Lab;
 
 /// <summary>The lab's nested Xen host: Xen 4.17 under QEMU (TCG), a PV dom0 reached over SSH, PV domUs on its bridge.</summary>
@@ -98,18 +96,13 @@ public sealed partial class LabManager
         await Must($"mkfs.ext4 -q -d {staging} {dom0Disk} 4G && rm -rf {staging}", ct);
         var tap = $"hz{spec.Subnet}xen";
         await Must($"ip netns exec {hostNs} ip tuntap add {tap} mode tap && ip netns exec {hostNs} ip link set {tap} master br0 up", ct);
-        var pidFile = Path.Combine(vmDir, "qemu.pid");
         // smap=0: without it dom0 faults at once under TCG (FACTS); sched=credit: the study's scheduler (4.17 defaults to credit2).
         var drives = string.Concat(new[] { dom0Disk }.Concat(disks).Select(d => $" -drive file={d},if=virtio,format=raw,cache=unsafe"));
-        await Must(
-            $"nsenter --net=/run/netns/{hostNs} qemu-system-x86_64 -name {XenHostName} -accel tcg,thread=multi -machine q35 -cpu max -smp 2 -m 3072 -no-reboot " +
+        await StartQemuProcessAsync(state, hostNs, vmDir, dom0Disk, $"{XenHostName} qemu (Xen)",
+            $"-name {XenHostName} -smp 2 -m 3072 -no-reboot " +
             $"-kernel {xen}/xen -append 'console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=2 noreboot sched=credit smap=0' " +
             $"-initrd '{kernel}/vmlinuz root=/dev/vda rw console=hvc0 net.ifnames=0 hz_ip={dom0Address}/24 hz_name={XenHostName},{kernel}/initrd.img'" +
-            $"{drives} -netdev tap,id=n0,ifname={tap},script=no,downscript=no -device virtio-net-pci,netdev=n0,mac=52:54:00:{spec.Subnet & 0xff:x2}:ee:01 " +
-            $"-display none -serial file:{vmDir}/console.log -daemonize -pidfile {pidFile}", ct);
-        var pid = int.Parse((await File.ReadAllTextAsync(pidFile, ct)).Trim(), CultureInfo.InvariantCulture);
-        state.Processes.Add(new LabProcess(pid, dom0Disk, $"{XenHostName} qemu (Xen)"));
-        Save(state);
+            $"{drives} -netdev tap,id=n0,ifname={tap},script=no,downscript=no -device virtio-net-pci,netdev=n0,mac=52:54:00:{spec.Subnet & 0xff:x2}:ee:01", ct);
         var port = Forward(state, XenHostName, hostNs, dom0Address);
         state.Machines.Add(new LabMachine(XenHostName, hostNs, dom0Address, port, dom0Fingerprint, false, XenDom0));
         foreach (var (domu, address, fingerprint) in domus)

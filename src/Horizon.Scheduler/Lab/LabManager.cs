@@ -516,7 +516,6 @@ public sealed partial class LabManager(string directory)
         await Must($"mkfs.ext4 -q -d {staging} {disk} 6G && rm -rf {staging}", ct);
         var tap = $"hz{spec.Subnet}q{host}x{index}";
         await Must($"ip netns exec {hostNs} ip tuntap add {tap} mode tap && ip netns exec {hostNs} ip link set {tap} master br0 up", ct);
-        var pidFile = Path.Combine(vmDir, "qemu.pid");
         var forwardNics = "";
         var forwardArgs = "";
         LabForwardPath? path = null;
@@ -538,14 +537,11 @@ public sealed partial class LabManager(string directory)
             forwardArgs = $" hz_fwdin={path.GuestIn}/24 hz_fwdout={path.GuestOut}/24";
         }
 
-        await Must(
-            $"nsenter --net=/run/netns/{hostNs} qemu-system-x86_64 -name {name} -accel tcg,thread=multi -machine q35 -cpu max -smp 1 -m 1024 " +
+        await StartQemuProcessAsync(state, hostNs, vmDir, disk, $"{name} qemu",
+            $"-name {name} -smp 1 -m 1024 " +
             $"-kernel {kernel}/vmlinuz -initrd {kernel}/initrd.img -append 'console=ttyS0 root=/dev/vda rw net.ifnames=0 quiet hz_ip={address}/24 hz_name={name}{forwardArgs}' " +
             $"-drive file={disk},if=virtio,format=raw,cache=unsafe -netdev tap,id=n0,ifname={tap},script=no,downscript=no -device virtio-net-pci,netdev=n0,mac={Mac(spec, host, index)}{forwardNics} " +
-            $"-display none -serial file:{vmDir}/console.log -qmp unix:{vmDir}/qmp.sock,server,nowait -daemonize -pidfile {pidFile}", ct);
-        var pid = int.Parse((await File.ReadAllTextAsync(pidFile, ct)).Trim(), CultureInfo.InvariantCulture);
-        state.Processes.Add(new LabProcess(pid, disk, $"{name} qemu"));
-        Save(state);
+            $"-qmp unix:{vmDir}/qmp.sock,server,nowait", ct);
         var threads = await Qmp.VcpuThreadsAsync(Path.Combine(vmDir, "qmp.sock"), ct);
         state.VcpuThreads[name] = threads;
         log?.Invoke($"lab {spec.Name}: {name} vCPU threads (QMP query-cpus-fast): {string.Join(", ", threads)}");
@@ -581,6 +577,21 @@ public sealed partial class LabManager(string directory)
         echo "horizon: guest up"
         while :; do wait; sleep 1; done
         """;
+
+    /// <summary>
+    /// Starts a QEMU (TCG) machine in a lab host's network namespace, daemonized, its serial console logged in its
+    /// directory, and records its pid (with <paramref name="marker"/> from its command line) so `lab down` ends it.
+    /// </summary>
+    private async Task StartQemuProcessAsync(LabState state, string hostNs, string vmDir, string marker, string role, string arguments, CancellationToken ct)
+    {
+        var pidFile = Path.Combine(vmDir, "qemu.pid");
+        await Must(
+            $"nsenter --net=/run/netns/{hostNs} qemu-system-x86_64 -accel tcg,thread=multi -machine q35 -cpu max {arguments} " +
+            $"-display none -serial file:{vmDir}/console.log -daemonize -pidfile {pidFile}", ct);
+        var pid = int.Parse((await File.ReadAllTextAsync(pidFile, ct)).Trim(), CultureInfo.InvariantCulture);
+        state.Processes.Add(new LabProcess(pid, marker, role));
+        Save(state);
+    }
 
     private async Task Netns(LabState state, string ns, CancellationToken ct)
     {
