@@ -66,6 +66,10 @@ public sealed class Submission(string name, Testbed testbed, Campaign campaign)
 
     private int logTotal;
 
+    public SubmissionView View() => new(
+        Name, State.ToString(), Detail, Testbed.Name, Campaign.Experiments.Length, PlannedRounds, Measured, FailedRounds,
+        SubmittedAt, FinishedAt, LogTotal, Log, Campaign.Skipped);
+
     internal void Say(string line)
     {
         Interlocked.Increment(ref logTotal);
@@ -80,7 +84,7 @@ public sealed class Submission(string name, Testbed testbed, Campaign campaign)
 /// Runs submitted campaigns one after another on the controller (they share its guests and its probe port). Each run
 /// gets a timing service bound where its testbed says guests send probes.
 /// </summary>
-public sealed class CampaignQueue : IAsyncDisposable
+public sealed class CampaignQueue : ICampaignDesk, IAsyncDisposable
 {
     private readonly EmbeddedController controller;
     private readonly Channel<Submission> pending = Channel.CreateUnbounded<Submission>();
@@ -95,6 +99,17 @@ public sealed class CampaignQueue : IAsyncDisposable
     }
 
     public ResultsStore Store => controller.Store;
+
+    public IResultsReader Results => controller.Store;
+
+    public Task<SubmissionView?> SubmitAsync(CampaignSubmission texts, Submission parsed) =>
+        Task.FromResult(TrySubmit(parsed) ? parsed.View() : null);
+
+    public Task<SubmissionView?> FindAsync(string name) => Task.FromResult(Find(name)?.View());
+
+    public Task<IReadOnlyList<SubmissionView>> AllAsync() => Task.FromResult<IReadOnlyList<SubmissionView>>([.. All.Select(s => s.View())]);
+
+    public Task<bool> CancelAsync(string name) => Task.FromResult(TryCancel(name));
 
     public IEnumerable<Submission> All => submissions.Values.OrderBy(s => s.SubmittedAt);
 
@@ -136,27 +151,38 @@ public sealed class CampaignQueue : IAsyncDisposable
                 continue;
             }
 
-            s.State = SubmissionState.Running;
             using var ct = CancellationTokenSource.CreateLinkedTokenSource(s.Cancel.Token, stopping.Token);
-            try
-            {
-                var bind = new IPEndPoint(IPAddress.Parse(s.Testbed.ProbeAddress), s.Testbed.ProbePort);
-                using var timing = new TimingService(bind, networkNamespace: s.Testbed.ProbeNetworkNamespace);
-                s.Say($"running; probes on udp {timing.LocalEndPoint} ({timing.TimestampDescription})");
-                var outcome = await new CampaignRunner(controller.Grains, timing, s.Testbed, new Progress(s)).RunAsync(s.Campaign, ct.Token).ConfigureAwait(false);
-                var failed = outcome.Experiments.Count(e => e.Status != ExperimentStatus.Completed);
-                Finish(s, failed == 0 ? SubmissionState.Completed : SubmissionState.Failed,
-                    failed == 0 ? null : $"{failed} of {outcome.Experiments.Length} experiment(s) did not complete");
-            }
-            catch (OperationCanceledException)
-            {
-                Finish(s, SubmissionState.Cancelled, "cancelled: every round recorded so far is kept; submit the same campaign again to resume");
-            }
-            catch (Exception e)
-            {
-                // A dead host, a refused SSH key, a probe port in use: said plainly, recorded rounds kept.
-                Finish(s, SubmissionState.Failed, e.Message);
-            }
+            await ExecuteAsync(controller.Grains, s, null, ct.Token).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Runs one submission to its end and says how it ended (on the submission: state, detail, log). Shared by the
+    /// embedded controller's queue and the distributed scheduler service. <paramref name="probePort"/> is where probes
+    /// arrive when the testbed names no port (null: any free one).
+    /// </summary>
+    public static async Task ExecuteAsync(IGrainFactory grains, Submission s, int? probePort, CancellationToken ct)
+    {
+        s.State = SubmissionState.Running;
+        try
+        {
+            var port = s.Testbed.ProbePort != 0 ? s.Testbed.ProbePort : probePort ?? 0;
+            var bind = new IPEndPoint(IPAddress.Parse(s.Testbed.ProbeAddress), port);
+            using var timing = new TimingService(bind, networkNamespace: s.Testbed.ProbeNetworkNamespace);
+            s.Say($"running; probes on udp {timing.LocalEndPoint} ({timing.TimestampDescription})");
+            var outcome = await new CampaignRunner(grains, timing, s.Testbed, new Progress(s)).RunAsync(s.Campaign, ct).ConfigureAwait(false);
+            var failed = outcome.Experiments.Count(e => e.Status != ExperimentStatus.Completed);
+            Finish(s, failed == 0 ? SubmissionState.Completed : SubmissionState.Failed,
+                failed == 0 ? null : $"{failed} of {outcome.Experiments.Length} experiment(s) did not complete");
+        }
+        catch (OperationCanceledException)
+        {
+            Finish(s, SubmissionState.Cancelled, "cancelled: every round recorded so far is kept; submit the same campaign again to resume");
+        }
+        catch (Exception e)
+        {
+            // A dead host, a refused SSH key, a probe port in use: said plainly, recorded rounds kept.
+            Finish(s, SubmissionState.Failed, e.Message);
         }
     }
 

@@ -1,6 +1,5 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using System.Text.RegularExpressions;
 using Horizon.Config;
 using Http = Microsoft.AspNetCore.Http.Results;
 using Horizon.Reports;
@@ -28,9 +27,15 @@ public sealed record SubmissionView(
 /// The controller's HTTP API: submit a campaign, follow it, read its results. Bound to loopback unless a token is set;
 /// every request body is size-limited and validated before anything runs.
 /// </summary>
-public static partial class ControllerApi
+public static class ControllerApi
 {
     public const long MaxBodyBytes = 1 << 20;
+
+    /// <summary>The controller's meter: submissions by outcome (accepted, refused, conflict).</summary>
+    public static readonly System.Diagnostics.Metrics.Meter Meter = new("Horizon.Controller");
+
+    private static readonly System.Diagnostics.Metrics.Counter<long> Submissions =
+        Meter.CreateCounter<long>("horizon.api.submissions", "{campaign}", "Campaigns submitted to the API, by outcome");
 
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {
@@ -39,10 +44,7 @@ public static partial class ControllerApi
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     };
 
-    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
-    private static partial Regex NamePattern();
-
-    public static WebApplication Build(ApiSecurity security, CampaignQueue queue, Action<ILoggingBuilder>? logging = null)
+    public static WebApplication Build(ApiSecurity security, ICampaignDesk queue, Action<ILoggingBuilder>? logging = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -55,26 +57,32 @@ public static partial class ControllerApi
         });
         builder.Services.AddSingleton(queue);
         var app = builder.Build();
-        app.Use(async (context, next) =>
-        {
-            if (context.Request.Path.StartsWithSegments("/healthz") || security.Allows(context.Request.Headers.Authorization))
-            {
-                await next(context);
-                return;
-            }
-
-            context.Response.Headers.WWWAuthenticate = "Bearer";
-            await Write(context, StatusCodes.Status401Unauthorized, new ApiError("a bearer token is required (Authorization: Bearer <token>)"));
-        });
+        RequireToken(app, security.Allows);
         Map(app, queue);
         return app;
     }
+
+    /// <summary>Every request but the health and metrics endpoints must carry the token (when one is configured).</summary>
+    public static void RequireToken(WebApplication app, Func<string?, bool> allows) => app.Use(async (context, next) =>
+    {
+        var open = context.Request.Path.StartsWithSegments("/healthz") || context.Request.Path.StartsWithSegments("/health")
+            || context.Request.Path.StartsWithSegments("/alive") || context.Request.Path.StartsWithSegments("/metrics");
+        if (open || allows(context.Request.Headers.Authorization))
+        {
+            await next(context);
+            return;
+        }
+
+        context.Response.Headers.WWWAuthenticate = "Bearer";
+        await Write(context, StatusCodes.Status401Unauthorized, new ApiError("a bearer token is required (Authorization: Bearer <token>)"));
+    });
 
     /// <summary>The URL the API really listens on (after start; resolves port 0).</summary>
     public static string BoundUrl(WebApplication app) =>
         app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses.First();
 
-    private static void Map(WebApplication app, CampaignQueue queue)
+    /// <summary>Maps the API's routes onto an application built elsewhere (the distributed controller's, with its service defaults).</summary>
+    public static void Map(WebApplication app, ICampaignDesk queue)
     {
         app.MapGet("/healthz", () => Http.Text("ok"));
 
@@ -89,35 +97,39 @@ public static partial class ControllerApi
             Submission s;
             try
             {
-                s = Parse(submission!);
+                s = SubmissionParser.Parse(submission!);
             }
             catch (ConfigException e)
             {
+                Submissions.Add(1, new KeyValuePair<string, object?>("outcome", "refused"));
                 return Http.Json(new ApiError(e.Message, e.File, e.Line, e.Field), Json, statusCode: 400);
             }
             catch (ArgumentException e)
             {
+                Submissions.Add(1, new KeyValuePair<string, object?>("outcome", "refused"));
                 return Http.Json(new ApiError(e.Message), Json, statusCode: 400);
             }
 
-            if (!queue.TrySubmit(s))
+            if (await queue.SubmitAsync(submission!, s) is not { } view)
             {
+                Submissions.Add(1, new KeyValuePair<string, object?>("outcome", "conflict"));
                 return Http.Json(new ApiError($"campaign '{s.Name}' is already queued or running"), Json, statusCode: 409);
             }
 
-            return Http.Json(View(s), Json, statusCode: 202);
+            Submissions.Add(1, new KeyValuePair<string, object?>("outcome", "accepted"));
+            return Http.Json(view, Json, statusCode: 202);
         });
 
-        app.MapGet("/api/campaigns", () =>
+        app.MapGet("/api/campaigns", async () =>
         {
-            var live = queue.All.Select(View).ToList();
-            var stored = queue.Store.Campaigns().Where(c => live.All(l => l.Name != c)).Select(c => new { name = c, state = "Stored" });
+            var live = await queue.AllAsync();
+            var stored = queue.Results.Campaigns().Where(c => live.All(l => l.Name != c)).Select(c => new { name = c, state = "Stored" });
             return Http.Json(new { submitted = live, stored }, Json);
         });
 
-        app.MapGet("/api/campaigns/{name}", (string name) =>
-            Checked(name) ?? (queue.Find(name) is { } s ? Http.Json(View(s), Json)
-                : queue.Store.Campaigns().Contains(name) ? Http.Json(new { name, state = "Stored" }, Json)
+        app.MapGet("/api/campaigns/{name}", async (string name) =>
+            Checked(name) ?? (await queue.FindAsync(name) is { } s ? Http.Json(s, Json)
+                : queue.Results.Campaigns().Contains(name) ? Http.Json(new { name, state = "Stored" }, Json)
                 : NotFound(name)));
 
         app.MapGet("/api/campaigns/{name}/results", (string name, string? format) =>
@@ -127,16 +139,16 @@ public static partial class ControllerApi
                 return bad;
             }
 
-            if (!queue.Store.Campaigns().Contains(name))
+            if (!queue.Results.Campaigns().Contains(name))
             {
                 return NotFound(name);
             }
 
-            var experiments = queue.Store.Experiments(name);
+            var experiments = queue.Results.Experiments(name);
             var rows = ResultsTable.Build(experiments);
             return (format ?? "json") switch
             {
-                "json" => Http.Text(Exporters.Json(rows, new Dictionary<string, IReadOnlyList<(int, Guid, int, int)>> { [name] = queue.Store.RunOrder(name) }), "application/json"),
+                "json" => Http.Text(Exporters.Json(rows, new Dictionary<string, IReadOnlyList<(int, Guid, int, int)>> { [name] = queue.Results.RunOrder(name) }), "application/json"),
                 "csv" => Http.Text(Exporters.ExperimentsCsv(rows), "text/csv"),
                 "rounds.csv" => Http.Text(Exporters.RoundsCsv(experiments), "text/csv"),
                 "text" => Http.Text(ResultsTable.ToText(rows), "text/plain"),
@@ -144,8 +156,8 @@ public static partial class ControllerApi
             };
         });
 
-        app.MapDelete("/api/campaigns/{name}", (string name) =>
-            Checked(name) ?? (queue.TryCancel(name) ? Http.Json(new { name, state = "Cancelling" }, Json, statusCode: 202)
+        app.MapDelete("/api/campaigns/{name}", async (string name) =>
+            Checked(name) ?? (await queue.CancelAsync(name) ? Http.Json(new { name, state = "Cancelling" }, Json, statusCode: 202)
                 : Http.Json(new ApiError($"campaign '{name}' is not queued or running"), Json, statusCode: 409)));
     }
 
@@ -171,46 +183,10 @@ public static partial class ControllerApi
         }
     }
 
-    /// <summary>Parses the submitted texts as files named "testbed" and "campaign", so errors read file:line:field.</summary>
-    private static Submission Parse(CampaignSubmission s)
-    {
-        if (s.Campaign is not null && s.Preset is not null)
-        {
-            throw new ArgumentException("give campaign or preset, not both");
-        }
-
-        if (s.Preset is not null && !CampaignFile.Presets.Contains(s.Preset))
-        {
-            throw new ArgumentException($"preset '{s.Preset}' is not one of {string.Join(", ", CampaignFile.Presets)}");
-        }
-
-        var testbed = s.Testbed is null ? TestbedFile.Default() : TestbedFile.Parse("testbed", s.Testbed);
-        var campaign = s.Campaign is not null ? CampaignFile.Parse("campaign", s.Campaign, testbed) : CampaignFile.LoadPreset(s.Preset ?? "quick", testbed);
-        if (s.Name is not null)
-        {
-            if (!NamePattern().IsMatch(s.Name))
-            {
-                throw new ArgumentException($"name '{s.Name}' must be 1-64 letters, digits, '.', '_' or '-'");
-            }
-
-            campaign = campaign with { Name = s.Name };
-        }
-        else if (!NamePattern().IsMatch(campaign.Name))
-        {
-            throw new ArgumentException($"campaign name '{campaign.Name}' must be 1-64 letters, digits, '.', '_' or '-' to be used in the API");
-        }
-
-        return new Submission(campaign.Name, testbed, campaign);
-    }
-
     private static IResult? Checked(string name) =>
-        NamePattern().IsMatch(name) ? null : Http.Json(new ApiError($"'{name}' is not a campaign name"), Json, statusCode: 400);
+        SubmissionParser.IsName(name) ? null : Http.Json(new ApiError($"'{name}' is not a campaign name"), Json, statusCode: 400);
 
     private static IResult NotFound(string name) => Http.Json(new ApiError($"no campaign '{name}'"), Json, statusCode: 404);
-
-    private static SubmissionView View(Submission s) => new(
-        s.Name, s.State.ToString(), s.Detail, s.Testbed.Name, s.Campaign.Experiments.Length, s.PlannedRounds, s.Measured, s.FailedRounds,
-        s.SubmittedAt, s.FinishedAt, s.LogTotal, s.Log, s.Campaign.Skipped);
 
     private static Task Write(HttpContext context, int status, ApiError error)
     {

@@ -16,6 +16,17 @@ public interface IResultsSink
     Task RunOrder(string campaign, int sequence, Guid experiment, int firstRound, int rounds);
 }
 
+/// <summary>What reports read back: campaigns, their experiments with every round, and the order rounds ran in.</summary>
+public interface IResultsReader
+{
+    /// <summary>Campaign names, most recently started first.</summary>
+    ImmutableArray<string> Campaigns();
+
+    ImmutableArray<Horizon.Results.ExperimentResult> Experiments(string? campaign);
+
+    ImmutableArray<(int Seq, Guid Experiment, int FirstRound, int Rounds)> RunOrder(string campaign);
+}
+
 public sealed class StoreResultsSink(ResultsStore store) : IResultsSink
 {
     public Task Experiment(ExperimentDefinition definition, ExperimentStatus status, string? stopReason, string? note, long createdMs, long? finishedMs) =>

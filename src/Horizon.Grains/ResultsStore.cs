@@ -10,7 +10,7 @@ namespace Horizon.Grains;
 /// The embedded store: experiments, rounds and run order for reports, plus grain state, in one SQLite file
 /// with the project's own schema. Rounds are keyed by (experiment, guest, round): recording twice is a no-op.
 /// </summary>
-public sealed class ResultsStore : IDisposable
+public sealed class ResultsStore : IResultsReader, IDisposable
 {
     public const int SchemaVersion = 1;
     private readonly string connectionString;

@@ -130,6 +130,7 @@ public sealed partial class CampaignRunner(IGrainFactory grains, TimingService t
     private async Task<bool> PrepareAsync(ExperimentRun run, CancellationToken ct)
     {
         var def = WorkloadCatalog.Get(run.Plan.Workload.Name);
+        SchedulerMetrics.ExperimentStarted(run.Definition, run.Snapshot);
         progress.ExperimentStarted(run.Definition, run.Snapshot);
         try
         {
@@ -168,8 +169,7 @@ public sealed partial class CampaignRunner(IGrainFactory grains, TimingService t
             foreach (var (guest, index) in run.Guests.Select((g, i) => (g, i)))
             {
                 var transport = run.Transport(index);
-                var guestGrain = grains.GetGrain<IGuestGrain>($"{testbed.Name}/{guest.Name}");
-                await guestGrain.SetStatus(GuestStatus.Preparing, run.Definition.Key);
+                await SetGuestStatusAsync(guest, GuestStatus.Preparing, run.Definition.Key);
                 if (!described.TryGetValue(guest.Name, out var host))
                 {
                     host = await EnvironmentProbe.DescribeAsync(guest.Name, guest.Platform, transport, ct);
@@ -200,7 +200,7 @@ public sealed partial class CampaignRunner(IGrainFactory grains, TimingService t
                     throw new InvalidOperationException($"prepare step of {def.Name} failed on '{guest.Name}' ({(prepared.TimedOut ? "timed out" : $"exit {prepared.ExitCode}")}): {prepared.ErrorTail}");
                 }
 
-                await guestGrain.SetStatus(GuestStatus.Ready, run.Definition.Key);
+                await SetGuestStatusAsync(guest, GuestStatus.Ready, run.Definition.Key);
             }
 
             run.Hosts = [.. hosts];
@@ -306,7 +306,7 @@ public sealed partial class CampaignRunner(IGrainFactory grains, TimingService t
                 ? $"bash {GuestScripts.Quote(workdir + "/rounds.sh")}"
                 : $"taskset -c {affinity} bash {GuestScripts.Quote(workdir + "/rounds.sh")}";
             var timeout = TimeSpan.FromTicks(run.Plan.RoundTimeout.Ticks * (count + 1)) + TimeSpan.FromMinutes(1);
-            await grains.GetGrain<IGuestGrain>($"{testbed.Name}/{run.Guests[g].Name}").SetStatus(GuestStatus.Running, run.Definition.Key);
+            await SetGuestStatusAsync(run.Guests[g], GuestStatus.Running, run.Definition.Key);
             scripts.Add(DetachedRun.RunAsync(transport, workdir, command, timeout, line =>
             {
                 switch (GuestLine.Parse(line))
@@ -559,8 +559,15 @@ public sealed partial class CampaignRunner(IGrainFactory grains, TimingService t
         }
 
         run.Snapshot = decision.Snapshot;
+        SchedulerMetrics.RoundRecorded(run.Definition, record, decision.Snapshot, Names.Of(run.Guests[g].Platform));
         progress.RoundRecorded(run.Definition, record, decision.Snapshot);
         return decision.Stop;
+    }
+
+    private async Task SetGuestStatusAsync(GuestSpec guest, GuestStatus status, string? detail)
+    {
+        SchedulerMetrics.GuestState(testbed.Name, guest.Name, Names.Of(guest.Platform), status);
+        await grains.GetGrain<IGuestGrain>($"{testbed.Name}/{guest.Name}").SetStatus(status, detail);
     }
 
     private async Task FinishAsync(ExperimentRun run, ExperimentStatus status, string? note, CancellationToken ct)
@@ -572,8 +579,7 @@ public sealed partial class CampaignRunner(IGrainFactory grains, TimingService t
         run.Snapshot = await run.Grain.Snapshot();
         for (var g = 0; g < run.Guests.Length; g++)
         {
-            var guestGrain = grains.GetGrain<IGuestGrain>($"{testbed.Name}/{run.Guests[g].Name}");
-            await guestGrain.SetStatus(status == ExperimentStatus.Failed ? GuestStatus.Failed : GuestStatus.Idle, note);
+            await SetGuestStatusAsync(run.Guests[g], status == ExperimentStatus.Failed ? GuestStatus.Failed : GuestStatus.Idle, note);
             if (run.Scripts is not null && run.Prepared)
             {
                 try
@@ -604,6 +610,7 @@ public sealed partial class CampaignRunner(IGrainFactory grains, TimingService t
         }
 
         run.PeerService = null;
+        SchedulerMetrics.ExperimentFinished(run.Definition, run.Snapshot);
         progress.ExperimentFinished(run.Definition, status, note, run.Snapshot);
     }
 

@@ -42,7 +42,6 @@ public sealed class TimingService : IDatagramSink, IDisposable
     private static readonly Counter<long> ReceivedCounter = Meter.CreateCounter<long>("horizon.probes.received", "{probe}", "Datagrams received by the timing service");
     private static readonly Counter<long> RejectedCounter = Meter.CreateCounter<long>("horizon.probes.rejected", "{probe}", "Datagrams rejected, by reason");
     private static readonly Counter<long> DuplicateCounter = Meter.CreateCounter<long>("horizon.probes.duplicates", "{probe}", "Redundant probe copies dropped");
-    private static readonly Histogram<double> RoundDuration = Meter.CreateHistogram<double>("horizon.round.duration", "s", "Round durations measured from probe arrivals");
 
     private readonly ConcurrentDictionary<Guid, ExperimentTiming> experiments = new();
     private readonly ConcurrentDictionary<Guid, byte> finished = new();
@@ -153,8 +152,6 @@ public sealed class TimingService : IDatagramSink, IDisposable
             timing.Expire(nowMonotonicNs);
         }
     }
-
-    internal static void Measured(double seconds) => RoundDuration.Record(seconds);
 
     private void Reject(ProbeRejection reason)
     {
@@ -429,11 +426,6 @@ public sealed class ExperimentTiming : IDisposable
     {
         state.Final = true;
         var timing = new RoundTiming(Experiment, guest, round, status, state.Start, state.End, reason);
-        if (timing.Seconds is { } s && status == RoundTimingStatus.Measured)
-        {
-            TimingService.Measured(s);
-        }
-
         results.Writer.TryWrite(timing);
     }
 

@@ -1,0 +1,45 @@
+using System.Text.RegularExpressions;
+using Horizon.Config;
+
+namespace Horizon.Api;
+
+/// <summary>Turns a submission's texts into a runnable campaign (the API checks it; the distributed scheduler parses it again).</summary>
+public static partial class SubmissionParser
+{
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+    private static partial Regex NamePattern();
+
+    public static bool IsName(string name) => NamePattern().IsMatch(name);
+
+    /// <summary>Parses the submitted texts as files named "testbed" and "campaign", so errors read file:line:field.</summary>
+    public static Submission Parse(CampaignSubmission s)
+    {
+        if (s.Campaign is not null && s.Preset is not null)
+        {
+            throw new ArgumentException("give campaign or preset, not both");
+        }
+
+        if (s.Preset is not null && !CampaignFile.Presets.Contains(s.Preset))
+        {
+            throw new ArgumentException($"preset '{s.Preset}' is not one of {string.Join(", ", CampaignFile.Presets)}");
+        }
+
+        var testbed = s.Testbed is null ? TestbedFile.Default() : TestbedFile.Parse("testbed", s.Testbed);
+        var campaign = s.Campaign is not null ? CampaignFile.Parse("campaign", s.Campaign, testbed) : CampaignFile.LoadPreset(s.Preset ?? "quick", testbed);
+        if (s.Name is not null)
+        {
+            if (!NamePattern().IsMatch(s.Name))
+            {
+                throw new ArgumentException($"name '{s.Name}' must be 1-64 letters, digits, '.', '_' or '-'");
+            }
+
+            campaign = campaign with { Name = s.Name };
+        }
+        else if (!NamePattern().IsMatch(campaign.Name))
+        {
+            throw new ArgumentException($"campaign name '{campaign.Name}' must be 1-64 letters, digits, '.', '_' or '-' to be used in the API");
+        }
+
+        return new Submission(campaign.Name, testbed, campaign);
+    }
+}
