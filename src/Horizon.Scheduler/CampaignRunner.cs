@@ -566,7 +566,7 @@ public sealed partial class CampaignRunner(IGrainFactory grains, TimingService t
 
     private async Task SetGuestStatusAsync(GuestSpec guest, GuestStatus status, string? detail)
     {
-        SchedulerMetrics.GuestState(testbed.Name, guest.Name, Names.Of(guest.Platform), status);
+        SchedulerMetrics.GuestState(testbed.Name, guest.Name, guest.Host, Names.Of(guest.Platform), status);
         await grains.GetGrain<IGuestGrain>($"{testbed.Name}/{guest.Name}").SetStatus(status, detail);
     }
 

@@ -26,7 +26,7 @@ public static class SchedulerMetrics
         "horizon.iperf.throughput", "Mbit/s", "Throughput of network rounds (iperf-udp, forward), per guest");
 
     private static readonly ConcurrentDictionary<Guid, ExperimentGauge> Experiments = new();
-    private static readonly ConcurrentDictionary<(string Testbed, string Guest), (string Platform, GuestStatus Status)> Guests = new();
+    private static readonly ConcurrentDictionary<(string Testbed, string Guest), (string Host, string Platform, GuestStatus Status)> Guests = new();
     private static long experimentSequence;
 
     static SchedulerMetrics()
@@ -85,17 +85,17 @@ public static class SchedulerMetrics
         }
     }
 
-    public static void GuestState(string testbed, string guest, string platform, GuestStatus status) => Guests[(testbed, guest)] = (platform, status);
+    public static void GuestState(string testbed, string guest, string host, string platform, GuestStatus status) => Guests[(testbed, guest)] = (host, platform, status);
 
     private static IEnumerable<Measurement<int>> ObserveGuests()
     {
-        foreach (var ((testbed, guest), (platform, status)) in Guests)
+        foreach (var ((testbed, guest), (host, platform, status)) in Guests)
         {
             foreach (var s in Enum.GetValues<GuestStatus>())
             {
                 yield return new Measurement<int>(s == status ? 1 : 0, new TagList
                 {
-                    { "testbed", testbed }, { "guest", guest }, { "platform", platform }, { "state", s.ToString().ToLowerInvariant() },
+                    { "testbed", testbed }, { "host", host }, { "guest", guest }, { "platform", platform }, { "state", s.ToString().ToLowerInvariant() },
                 });
             }
         }
