@@ -1,0 +1,151 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
+using Aspire.Hosting.Testing;
+using Horizon.Api;
+
+namespace Horizon.Aspire.Tests;
+
+/// <summary>
+/// The whole AppHost, really started (Redis, two controller silos, the scheduler service, Prometheus), on ports of its
+/// own so a developer's running stack is not disturbed.
+/// </summary>
+public sealed class AppHostFixture : IAsyncLifetime
+{
+    public const int RedisPort = 16399;
+    public const int PrometheusPort = 19090;
+    public const int ProbePort = 17300;
+    public static readonly string[] Services = ["controller-0", "controller-1", "scheduler", "prometheus"];
+
+    public DistributedApplication App { get; private set; } = null!;
+
+    public async ValueTask InitializeAsync()
+    {
+        var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Horizon_AppHost>(
+            [$"Horizon:RedisPort={RedisPort}", $"Horizon:PrometheusPort={PrometheusPort}", $"Horizon:ProbePort={ProbePort}"],
+            TestContext.Current.CancellationToken);
+        App = await builder.BuildAsync(TestContext.Current.CancellationToken);
+        using var start = new CancellationTokenSource(TimeSpan.FromMinutes(4));
+        await App.StartAsync(start.Token);
+        foreach (var service in Services)
+        {
+            await App.ResourceNotifications.WaitForResourceHealthyAsync(service, start.Token);
+        }
+    }
+
+    public HttpClient Controller(int i = 0) => App.CreateHttpClient($"controller-{i}", "http");
+
+    public async ValueTask DisposeAsync()
+    {
+        if (App is not null)
+        {
+            using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+            await App.StopAsync(stop.Token);
+            await App.DisposeAsync();
+        }
+    }
+}
+
+[CollectionDefinition("apphost")]
+public sealed class AppHostCollection : ICollectionFixture<AppHostFixture>;
+
+[Collection("apphost")]
+public sealed class AppHostTests(AppHostFixture stack)
+{
+    [Fact]
+    public async Task Every_service_reports_healthy_and_the_quick_campaign_runs_through_the_api()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        foreach (var service in AppHostFixture.Services.Where(s => s != "prometheus"))
+        {
+            using var http = stack.App.CreateHttpClient(service, "http");
+            Assert.Equal("Healthy", await http.GetStringAsync("/health", ct));
+        }
+
+        using var api = stack.Controller(1);
+        var submitted = await Campaigns.SubmitAsync(api, new CampaignSubmission(null, null, "quick", "aspire-quick"), ct);
+        Assert.Equal("Queued", submitted.State);
+        var done = await Campaigns.WaitFinishedAsync(() => stack.Controller(0), "aspire-quick", TimeSpan.FromMinutes(12), ct);
+        Assert.True(done.State == "Completed", $"{done.State}: {done.Detail}\n{string.Join("\n", done.Log)}");
+        Assert.True(done.Measured >= submitted.Experiments * 2, $"{done.Measured} rounds measured for {submitted.Experiments} experiments");
+
+        // Results are readable from either silo (the store is Redis, not a silo's disk).
+        foreach (var i in new[] { 0, 1 })
+        {
+            using var http = stack.Controller(i);
+            var experiments = await Campaigns.ResultsAsync(http, "aspire-quick", ct);
+            Assert.Equal(submitted.Experiments, experiments.Count);
+            Assert.All(experiments, e =>
+            {
+                Assert.Equal("Completed", (string?)e!["status"]);
+                Assert.True((int)e["statistics"]!["n"]! >= 2, e.ToJsonString());
+                Assert.True((double)e["statistics"]!["mean"]! > 0, e.ToJsonString());
+            });
+        }
+    }
+
+    [Fact]
+    public async Task Every_dashboard_panel_query_returns_series_from_the_real_prometheus_after_a_real_run()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        using var api = stack.Controller(0);
+        await Campaigns.SubmitAsync(api, new CampaignSubmission(Campaigns.TwoGuestTestbed, """
+            campaign: aspire-metrics
+            rounds: 3
+            round_timeout: 1m
+            experiments:
+              - workload: superpi
+                digits: 20000
+                guests: [native-a, native-b]
+                concurrent: true
+              - workload: iperf-udp
+                guests: [native-a]
+                rate: 20M
+                duration: 1s
+                port: 5297
+            """, null, null), ct);
+        var garbage = 0;
+        var done = await Campaigns.WaitFinishedAsync(() => stack.Controller(0), "aspire-metrics", TimeSpan.FromMinutes(5), ct, view =>
+        {
+            // While the campaign runs its timing socket is open: datagrams that are not probes must be counted as rejected.
+            if (view.State == "Running" && garbage < 3)
+            {
+                Campaigns.SendGarbage(AppHostFixture.ProbePort, 5);
+                garbage++;
+            }
+
+            return Task.CompletedTask;
+        });
+        Assert.True(done.State == "Completed", $"{done.State}: {done.Detail}\n{string.Join("\n", done.Log)}");
+        Assert.True(garbage > 0, "the campaign was never seen running");
+
+        using var prometheus = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{AppHostFixture.PrometheusPort}") };
+        var queries = Dashboards.Queries();
+        Assert.True(queries.Count >= 20, $"only {queries.Count} panel queries found");
+        var failures = new List<string>();
+        // Prometheus scrapes every 2 s: give the last values a few scrapes to arrive, then every query must answer with series.
+        for (var attempt = 0; attempt < 15; attempt++)
+        {
+            failures.Clear();
+            foreach (var q in queries)
+            {
+                var (ok, series, error) = await Dashboards.QueryAsync(prometheus, q.Expr, ct);
+                if (!ok || series == 0)
+                {
+                    failures.Add($"{q.Dashboard} / {q.Panel}: {(ok ? "no series" : error)} — {q.Expr}");
+                }
+            }
+
+            if (failures.Count == 0)
+            {
+                break;
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(2), ct);
+        }
+
+        Assert.True(failures.Count == 0, string.Join("\n", failures));
+    }
+}
