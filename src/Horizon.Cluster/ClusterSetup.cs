@@ -58,6 +58,10 @@ public static class ClusterSetup
         builder.UseOrleans(silo =>
         {
             silo.AddRedisGrainStorage(SqliteGrainStorage.Name, o => o.ConfigurationOptions = ConfigurationOptions.Parse(redis));
+            // Grain state in Orleans' own binary format, as in the embedded store: the provider's default JSON cannot read
+            // back immutable collections (found by the silo-loss test: a reactivated experiment grain failed to load).
+            silo.Services.AddOptions<Orleans.Persistence.RedisStorageOptions>(SqliteGrainStorage.Name)
+                .Configure<Orleans.Serialization.Serializer>((o, serializer) => o.GrainStorageSerializer = new Orleans.Storage.OrleansGrainStorageSerializer(serializer));
             silo.Configure<ClusterMembershipOptions>(Tune);
             silo.AddActivityPropagation();
         });
