@@ -6,11 +6,12 @@ using Horizon.AppHost;
 // Horizon's distributed stack. Everything runs as a local process (no container runtime needed): Debian's redis-server
 // and prometheus, the controller silos, the scheduler service. Settings (command line or environment, e.g.
 // Horizon__Controllers=3): Horizon:Controllers (2), Horizon:RedisPort (6399), Horizon:PrometheusPort (9090),
-// Horizon:ProbePort (7300), Horizon:GrafanaPort (3000).
+// Horizon:ProbePort (7300), Horizon:ApiPort (5080), Horizon:GrafanaPort (3000), Horizon:DataDirectory (.horizon/aspire).
 var builder = DistributedApplication.CreateBuilder(args);
 var settings = builder.Configuration.GetSection("Horizon");
 var root = Topology.RepositoryRoot();
-var data = Directory.CreateDirectory(Path.Combine(root, ".horizon", "aspire")).FullName;
+// Redis' append-only file, Prometheus' database and the generated scrape file live here (Horizon:DataDirectory).
+var data = Directory.CreateDirectory(settings["DataDirectory"] ?? Path.Combine(root, ".horizon", "aspire")).FullName;
 
 // Redis: the cluster's membership table, every grain's state, every recorded round.
 var redisServer = builder.AddExecutable("redis-server", "redis-server", data,
@@ -31,6 +32,8 @@ var redis = builder.AddConnectionString("redis",
 var cluster = builder.AddOrleans("cluster").WithClustering(redis);
 
 // Controller silos: the grains (hosts, guests, experiments, the campaign desk) and the HTTP API.
+// The API of controller-i answers on port Horizon:ApiPort + i (5080, 5081, ...): `horizon run --controller http://localhost:5080`.
+var apiPort = int.Parse(settings["ApiPort"] ?? "5080");
 var controllers = new List<IResourceBuilder<ProjectResource>>();
 for (var i = 0; i < int.Parse(settings["Controllers"] ?? "2"); i++)
 {
@@ -40,7 +43,7 @@ for (var i = 0; i < int.Parse(settings["Controllers"] ?? "2"); i++)
         .WaitFor(redisServer)
         .WithEnvironment("Orleans__Clustering__ProviderType", "Redis")
         .WithEnvironment("Orleans__Endpoints__AdvertisedIPAddress", "127.0.0.1")
-        .WithHttpEndpoint(name: "http")
+        .WithHttpEndpoint(port: apiPort + i, name: "http")
         .WithHttpHealthCheck("/health"));
 }
 

@@ -17,14 +17,17 @@ public sealed class AppHostFixture : IAsyncLifetime
     public const int RedisPort = 16399;
     public const int PrometheusPort = 19090;
     public const int ProbePort = 17300;
+    public const int ApiPort = 15080;
     public static readonly string[] Services = ["controller-0", "controller-1", "scheduler", "prometheus"];
+
+    private readonly string data = Directory.CreateTempSubdirectory("horizon-apphost-").FullName;
 
     public DistributedApplication App { get; private set; } = null!;
 
     public async ValueTask InitializeAsync()
     {
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Horizon_AppHost>(
-            [$"Horizon:RedisPort={RedisPort}", $"Horizon:PrometheusPort={PrometheusPort}", $"Horizon:ProbePort={ProbePort}"],
+            [$"Horizon:RedisPort={RedisPort}", $"Horizon:PrometheusPort={PrometheusPort}", $"Horizon:ProbePort={ProbePort}", $"Horizon:ApiPort={ApiPort}", $"Horizon:DataDirectory={data}"],
             TestContext.Current.CancellationToken);
         App = await builder.BuildAsync(TestContext.Current.CancellationToken);
         using var start = new CancellationTokenSource(TimeSpan.FromMinutes(4));
@@ -44,6 +47,14 @@ public sealed class AppHostFixture : IAsyncLifetime
             using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(1));
             await App.StopAsync(stop.Token);
             await App.DisposeAsync();
+        }
+
+        try
+        {
+            Directory.Delete(data, recursive: true);
+        }
+        catch (IOException)
+        {
         }
     }
 }

@@ -3,7 +3,8 @@
 import { readdirSync, readFileSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
 import { join, basename } from 'node:path';
 
-const dashboards = join(import.meta.dirname, '..', '..', 'dashboards');
+// node generate.mjs [dashboards directory] — the repository's dashboards/ by default.
+const dashboards = process.argv[2] ?? join(import.meta.dirname, '..', '..', 'dashboards');
 const out = join(import.meta.dirname, 'generated');
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out);
@@ -18,5 +19,5 @@ for (const f of files) {
   writeFileSync(join(out, `${name}.ts`),
     `// generated from dashboards/${f}\nimport type { Dashboard } from '@grafana/schema';\n\n` +
     `export const ${name} = ${JSON.stringify(json, null, 2)} satisfies Dashboard;\n`);
-  console.log(`dashboards/${f}: ${json.panels?.length ?? 0} panels`);
+  console.log(`${f}: ${json.panels?.length ?? 0} panels`);
 }
