@@ -9,6 +9,8 @@ mkdir -p "$results"
 # The lab's LXC guests boot from a cached Debian root filesystem (built once, ~1-4 minutes, under .cache/).
 scripts/build-rootfs.sh || { echo "0 passed, 1 failed"; exit 1; }
 scripts/build-vm.sh || { echo "0 passed, 1 failed"; exit 1; }
+# The nested Xen host's image (Xen 4.17 + dom0 root, ~2 minutes the first time, cached under .cache/xen).
+scripts/build-xen.sh || { echo "0 passed, 1 failed"; exit 1; }
 dotnet build Horizon.Aspire.sln -c Release -nologo -v quiet || { echo "0 passed, 1 failed"; exit 1; }
 # One test project at a time: the lab tests load both cores (QEMU, line-rate forwarding), and the timing tests measure
 # probe durations to 2 ms under a datagram flood — on 2 cores they must not share the machine.

@@ -57,6 +57,7 @@ public sealed partial class SiloLossTests
             }
 
             var survivor = 1 - victim;
+            var killedAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
             cluster.Kill(cluster.Controllers[victim].Pid);
             var recordedBefore = before.Split('\n', StringSplitOptions.RemoveEmptyEntries).Skip(1).ToList();
             Assert.True(recordedBefore.Count >= 3, before);
@@ -72,6 +73,14 @@ public sealed partial class SiloLossTests
             Assert.Equal(16, recordedAfter.Count(r => r.Contains(",measured,", StringComparison.Ordinal)));
             Assert.Equal(16, recordedAfter.Select(r => r.Split(',')[8]).Distinct().Count());
             Assert.True(done.Measured >= 16 - recordedBefore.Count, $"desk counted {done.Measured}");
+
+            // For the docs: how long the campaign stood still (the last round before the kill to the first after it).
+            var times = recordedAfter.Select(r => long.Parse(r.Split(',')[15])).Order().ToList();
+            var lastBefore = times.Where(t => t <= killedAt).DefaultIfEmpty(killedAt).Max();
+            var firstAfter = times.Where(t => t > killedAt).DefaultIfEmpty(killedAt).Min();
+            TestContext.Current.TestOutputHelper?.WriteLine(
+                $"silo {victim} killed after {recordedBefore.Count} rounds; first round after the kill recorded {(firstAfter - killedAt) / 1000.0:F1} s later " +
+                $"(gap between rounds {(firstAfter - lastBefore) / 1000.0:F1} s); {recordedAfter.Count} rounds in all");
         }
         catch (Exception e) when (e is not Xunit.Sdk.XunitException)
         {

@@ -84,16 +84,16 @@ public sealed class Lab : IAsyncDisposable
         {(withPeer ? "peer: { name: peer, address: 127.0.0.1 }" : "")}
         """);
 
-    public Task<(CampaignOutcome Outcome, ImmutableArray<ExperimentResult> Results)> RunAsync(string campaignYaml, Testbed? testbed = null) =>
-        RunUntilAsync(campaignYaml, TestContext.Current.CancellationToken, null, testbed);
+    public Task<(CampaignOutcome Outcome, ImmutableArray<ExperimentResult> Results)> RunAsync(string campaignYaml, Testbed? testbed = null, TimeSpan? limit = null) =>
+        RunUntilAsync(campaignYaml, TestContext.Current.CancellationToken, null, testbed, limit);
 
     public async Task<(CampaignOutcome Outcome, ImmutableArray<ExperimentResult> Results)> RunUntilAsync(
-        string campaignYaml, CancellationToken ct, IRunProgress? progress = null, Testbed? testbed = null)
+        string campaignYaml, CancellationToken ct, IRunProgress? progress = null, Testbed? testbed = null, TimeSpan? limit = null)
     {
         testbed ??= LocalTestbed();
         var campaign = CampaignFile.Parse("test-campaign.yaml", campaignYaml, testbed);
         var runner = new CampaignRunner(Controller!.Grains, Controller.Timing, testbed, progress);
-        var outcome = await runner.RunAsync(campaign, ct).WaitAsync(Limit, ct);
+        var outcome = await runner.RunAsync(campaign, ct).WaitAsync(limit ?? Limit, ct);
         return (outcome, Controller.Store.Experiments(campaign.Name));
     }
 

@@ -227,6 +227,76 @@ public sealed class LabTests
         Assert.DoesNotContain($"hz-{spec.Name}-", await Sh("ip netns list"));
     }
 
+    private static readonly string XenImage = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "../../../../.cache/xen"));
+
+    /// <summary>
+    /// Xen for real, in the reduced form CI can afford on 2 cores (the nested host is emulated twice over): Xen 4.17 under
+    /// QEMU/TCG, two PV domUs created by the lab one at a time, a CPU and a memory workload under default and shared-core,
+    /// 2 rounds each, both domUs concurrent. The schemes must be read back from the real `xl vcpu-list`.
+    /// </summary>
+    [Fact]
+    public async Task A_nested_xen_host_runs_two_pv_domus_under_default_and_shared_core_read_back_from_xl()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "horizon-lab-" + Guid.NewGuid().ToString("N")[..8]);
+        var spec = NewSpec() with { Peer = false, XenGuests = 2, XenImage = XenImage };
+        LabState? state = null;
+        try
+        {
+            state = await new LabManager(dir).UpAsync(spec, null, Ct);
+            var testbed = TestbedFile.Load(state.TestbedFile!);
+            Assert.Equal(Platform.Xen, testbed.Hosts.Single(h => h.Name == LabManager.XenHostName).Platform);
+            Assert.Equal(["xen1-domu1", "xen1-domu2"], testbed.Guests.Where(g => g.Platform == Platform.Xen).Select(g => g.Name));
+            await using (var lab = await Lab.StartAsync(testbed.ProbeNetworkNamespace, testbed.ProbeAddress))
+            {
+                var (outcome, results) = await lab.RunAsync("""
+                    campaign: xen-for-real
+                    rounds: 2
+                    round_timeout: 5m
+                    guests: [xen1-domu1, xen1-domu2]
+                    concurrent: true
+                    cpu_schemes: [default, shared-core]
+                    experiments:
+                      - workload: superpi
+                        digits: 5000
+                      - workload: masr
+                        size: 16M
+                    """, testbed, TimeSpan.FromMinutes(25));
+                Assert.True(outcome.AllCompleted, string.Join("; ", outcome.Experiments.Select(x => x.Note)));
+                Assert.Equal(4, results.Length);
+                foreach (var e in results)
+                {
+                    // Both domUs measured by probes in both rounds.
+                    Assert.Equal(4, e.Rounds.Count(r => r.Measured && r.Seconds > 0));
+                    Assert.Equal("xen", e.Platform);
+                }
+
+                foreach (var free in results.Where(e => e.Scheme == "default"))
+                {
+                    // The hypervisor's view of the host (xl info: 2 pCPUs), not dom0's, read back from xl vcpu-list.
+                    Assert.Equal(2, System.Text.RegularExpressions.Regex.Matches(free.EnvironmentJson, "\"adapter\":\"xen\",\"planned\":\\[\"0-1\"\\],\"read_back\":\\[\"0-1\"\\]").Count);
+                }
+
+                foreach (var shared in results.Where(e => e.Scheme == "shared-core"))
+                {
+                    // Read back from xl vcpu-list: both domUs and dom0 (one vCPU left online) on CPU 0.
+                    Assert.Equal(2, System.Text.RegularExpressions.Regex.Matches(shared.EnvironmentJson, "\"adapter\":\"xen\",\"planned\":\\[\"0\"\\],\"read_back\":\\[\"0\"\\]").Count);
+                    Assert.Contains("\"cpus\":\"0\",\"vcpus\":1", shared.EnvironmentJson, StringComparison.Ordinal);
+                }
+            }
+        }
+        finally
+        {
+            await new LabManager(dir).DownAsync(spec.Name, null, CancellationToken.None);
+            if (Directory.Exists(dir))
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+        }
+
+        Assert.DoesNotContain($"hz-{spec.Name}-", await Sh("ip netns list"));
+        Assert.All(state!.Processes, p => Assert.False(Alive(p.Pid), $"{p.Role} (pid {p.Pid}) still runs"));
+    }
+
     [Theory]
     [InlineData(5)]
     [InlineData(20)]

@@ -24,16 +24,63 @@ public sealed partial class LabManager
         /usr/lib/xen-4.17/bin/xenstored --pid-file /run/xenstored.pid
         for i in $(seq 1 50); do [ -S /run/xenstored/socket ] && break; sleep 0.1; done
         /usr/lib/xen-4.17/bin/xen-init-dom0
-        /usr/lib/xen-4.17/bin/xenconsoled --pid-file=/run/xenconsoled.pid
+        mkdir -p /var/log/xen/console
+        /usr/lib/xen-4.17/bin/xenconsoled --pid-file=/run/xenconsoled.pid --log=guest --log-dir=/var/log/xen/console
         ip link set lo up
         ip link add xenbr0 type bridge; ip link set eth0 master xenbr0; ip link set eth0 up
         ip addr add "$(sed -n 's/.*hz_ip=\([^ ]*\).*/\1/p' /proc/cmdline)" dev xenbr0; ip link set xenbr0 up
         mkdir -p /run/sshd; /usr/sbin/sshd -e
         echo "horizon: dom0 up"
-        for cfg in /etc/xen/horizon/*.cfg; do xl create "$cfg" >> /var/log/horizon-xl.log 2>&1 || echo "horizon: xl create $cfg failed"; done
-        xl list
+        # The domUs are created by the lab over SSH, one at a time, each once the previous one answers (see CreateDomUsAsync).
         while :; do wait; sleep 1; done
         """;
+
+    /// <summary>
+    /// Creates the domUs from the lab, one at a time, each waited for before the next: creating them together at dom0's
+    /// boot under nested emulation sometimes lost the second one. A create that fails or whose domU does not answer is
+    /// destroyed and tried again (3 attempts); the error then carries xl's output and the domU's console tail.
+    /// </summary>
+    private static async Task CreateDomUsAsync(LabState state, LabMachine dom0, string clientKey, Action<string>? log, CancellationToken ct)
+    {
+        var ssh = $"ssh -i {clientKey} -p {dom0.SshPort} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o ConnectTimeout=20 root@127.0.0.1";
+        foreach (var domu in state.Machines.Where(m => m.Platform == "xen" && m.Host == dom0.Name).ToList())
+        {
+            var name = domu.Name[(dom0.Name.Length + 1)..];
+            for (var attempt = 1; ; attempt++)
+            {
+                var started = DateTime.UtcNow;
+                var (code, output, _) = await Run($"timeout 180 {ssh} 'xl create /etc/xen/horizon/{name}.cfg' 2>&1", ct);
+                if (code == 0)
+                {
+                    try
+                    {
+                        await WaitForSsh(domu, ct);
+                        log?.Invoke($"lab {state.Name}: {domu.Name} created and answering in {(DateTime.UtcNow - started).TotalSeconds:F0} s (attempt {attempt})");
+                        break;
+                    }
+                    catch (InvalidOperationException e)
+                    {
+                        output = e.Message;
+                    }
+                }
+
+                var (_, console, _) = await Run($"timeout 60 {ssh} 'tail -n 15 /var/log/xen/console/guest-{name}.log; xl destroy {name}' 2>&1", ct);
+                if (attempt == 3)
+                {
+                    throw new InvalidOperationException($"{domu.Name}: `xl create` failed 3 times; last: {output.Trim()}\nconsole:\n{console.Trim()}");
+                }
+
+                log?.Invoke($"lab {state.Name}: {domu.Name} not up (attempt {attempt}: {output.Trim()}); destroyed, trying again");
+            }
+        }
+    }
+
+    /// <summary>
+    /// The nested Xen host's CPU: QEMU's "max" without XSAVE and the AVX family. With them, data copied inside dom0 and the
+    /// domUs was corrupted now and then (SSH "MAC error" / "Bad packet length", a checksum of a piped file that differed) —
+    /// the vector state does not survive Xen's context switches under TCG. SSE4.2/AES-NI stay.
+    /// </summary>
+    private const string XenCpu = "max,-xsave,-xsaveopt,-xsavec,-xsaves,-xgetbv1,-avx,-avx2,-vaes,-vpclmulqdq,-fma,-f16c,-avx512f";
 
     private async Task StartXenAsync(LabSpec spec, LabState state, string dir, Action<string>? log, CancellationToken ct)
     {
@@ -102,7 +149,8 @@ public sealed partial class LabManager
             $"-name {XenHostName} -smp 2 -m 3072 -no-reboot " +
             $"-kernel {xen}/xen -append 'console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=2 noreboot sched=credit smap=0' " +
             $"-initrd '{kernel}/vmlinuz root=/dev/vda rw console=hvc0 net.ifnames=0 hz_ip={dom0Address}/24 hz_name={XenHostName},{kernel}/initrd.img'" +
-            $"{drives} -netdev tap,id=n0,ifname={tap},script=no,downscript=no -device virtio-net-pci,netdev=n0,mac=52:54:00:{spec.Subnet & 0xff:x2}:ee:01", ct);
+            $"{drives} -netdev tap,id=n0,ifname={tap},script=no,downscript=no -device virtio-net-pci,netdev=n0,mac=52:54:00:{spec.Subnet & 0xff:x2}:ee:01", ct,
+            cpu: XenCpu);
         var port = Forward(state, XenHostName, hostNs, dom0Address);
         state.Machines.Add(new LabMachine(XenHostName, hostNs, dom0Address, port, dom0Fingerprint, false, XenDom0));
         foreach (var (domu, address, fingerprint) in domus)

@@ -192,9 +192,13 @@ public sealed partial class LabManager(string directory)
                 await StartXenAsync(spec, state, dir, log, ct);
             }
 
-            foreach (var m in state.Machines)
+            foreach (var m in state.Machines.Where(m => m.Platform != "xen"))
             {
                 await WaitForSsh(m, ct);
+                if (m.Platform == XenDom0)
+                {
+                    await CreateDomUsAsync(state, m, clientKey, log, ct);
+                }
             }
 
             state.TestbedFile = Path.Combine(dir, "testbed.yaml");
@@ -582,11 +586,11 @@ public sealed partial class LabManager(string directory)
     /// Starts a QEMU (TCG) machine in a lab host's network namespace, daemonized, its serial console logged in its
     /// directory, and records its pid (with <paramref name="marker"/> from its command line) so `lab down` ends it.
     /// </summary>
-    private async Task StartQemuProcessAsync(LabState state, string hostNs, string vmDir, string marker, string role, string arguments, CancellationToken ct)
+    private async Task StartQemuProcessAsync(LabState state, string hostNs, string vmDir, string marker, string role, string arguments, CancellationToken ct, string cpu = "max")
     {
         var pidFile = Path.Combine(vmDir, "qemu.pid");
         await Must(
-            $"nsenter --net=/run/netns/{hostNs} qemu-system-x86_64 -accel tcg,thread=multi -machine q35 -cpu max {arguments} " +
+            $"nsenter --net=/run/netns/{hostNs} qemu-system-x86_64 -accel tcg,thread=multi -machine q35 -cpu {cpu} {arguments} " +
             $"-display none -serial file:{vmDir}/console.log -daemonize -pidfile {pidFile}", ct);
         var pid = int.Parse((await File.ReadAllTextAsync(pidFile, ct)).Trim(), CultureInfo.InvariantCulture);
         state.Processes.Add(new LabProcess(pid, marker, role));
