@@ -37,10 +37,15 @@ public static class ControllerApi
     private static readonly System.Diagnostics.Metrics.Counter<long> Submissions =
         Meter.CreateCounter<long>("horizon.api.submissions", "{campaign}", "Campaigns submitted to the API, by outcome");
 
+    private static readonly System.Diagnostics.Metrics.Counter<long> Refusals =
+        Meter.CreateCounter<long>("horizon.api.refused", "{request}", "Requests refused for a foreign Host or a cross-site origin");
+
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {
         Converters = { new JsonStringEnumConverter() },
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+        // {"preset":"a","preset":"b"} would otherwise run "b" silently; duplicate YAML keys are refused too.
+        AllowDuplicateProperties = false,
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     };
 
@@ -57,17 +62,28 @@ public static class ControllerApi
         });
         builder.Services.AddSingleton(queue);
         var app = builder.Build();
-        RequireToken(app, security.Allows);
+        Guard(app, security);
         Map(app, queue);
         return app;
     }
 
-    /// <summary>Every request but the health and metrics endpoints must carry the token (when one is configured).</summary>
-    public static void RequireToken(WebApplication app, Func<string?, bool> allows) => app.Use(async (context, next) =>
+    /// <summary>
+    /// Refuses foreign and cross-site requests on every path (see <see cref="ApiSecurity.Refusal"/>), then requires the
+    /// token (when one is configured) on every request but the health and metrics endpoints.
+    /// </summary>
+    public static void Guard(WebApplication app, ApiSecurity security) => app.Use(async (context, next) =>
     {
-        var open = context.Request.Path.StartsWithSegments("/healthz") || context.Request.Path.StartsWithSegments("/health")
-            || context.Request.Path.StartsWithSegments("/alive") || context.Request.Path.StartsWithSegments("/metrics");
-        if (open || allows(context.Request.Headers.Authorization))
+        var request = context.Request;
+        if (security.Refusal(request.Headers.Host, request.Headers.Origin, request.Headers["Sec-Fetch-Site"]) is { } refusal)
+        {
+            Refusals.Add(1);
+            await Write(context, StatusCodes.Status403Forbidden, new ApiError(refusal));
+            return;
+        }
+
+        var open = request.Path.StartsWithSegments("/healthz") || request.Path.StartsWithSegments("/health")
+            || request.Path.StartsWithSegments("/alive") || request.Path.StartsWithSegments("/metrics");
+        if (open || security.Allows(request.Headers.Authorization))
         {
             await next(context);
             return;

@@ -23,6 +23,10 @@ public sealed class ServeCommand : AsyncCommand<ServeCommand.Settings>
         [CommandOption("--token <TOKEN>")]
         [Description("Bearer token required on every request (default: $HORIZON_API_TOKEN).")]
         public string? Token { get; init; }
+
+        [CommandOption("--allowed-host <NAME>")]
+        [Description("A name this controller may be addressed by besides loopback names (repeat or comma-separate; default: $HORIZON_ALLOWED_HOSTS). Without a token, requests for any other Host are refused (DNS rebinding).")]
+        public string[] AllowedHosts { get; init; } = [];
     }
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
@@ -30,7 +34,8 @@ public sealed class ServeCommand : AsyncCommand<ServeCommand.Settings>
         ApiSecurity security;
         try
         {
-            security = ApiSecurity.Create(settings.Bind, settings.Port, settings.Token ?? Environment.GetEnvironmentVariable("HORIZON_API_TOKEN"));
+            security = ApiSecurity.Create(settings.Bind, settings.Port, settings.Token ?? Environment.GetEnvironmentVariable("HORIZON_API_TOKEN"),
+                [.. settings.AllowedHosts, Environment.GetEnvironmentVariable("HORIZON_ALLOWED_HOSTS") ?? ""]);
         }
         catch (ArgumentException e)
         {

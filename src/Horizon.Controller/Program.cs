@@ -11,14 +11,12 @@ builder.Services.AddHealthChecks().AddCheck<ClusterHealthCheck>("cluster");
 builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = ControllerApi.MaxBodyBytes);
 
 var app = builder.Build();
+// Loopback names and Horizon:AllowedHosts are the names the API answers to (DNS rebinding); Horizon:ApiToken, when set,
+// is required on every request but health and metrics.
 var token = app.Configuration["Horizon:ApiToken"];
-if (!string.IsNullOrEmpty(token))
-{
-    var security = ApiSecurity.Create("0.0.0.0", 0, token);
-    ControllerApi.RequireToken(app, security.Allows);
-}
+var security = string.IsNullOrEmpty(token) ? new ApiSecurity(System.Net.IPAddress.Loopback, 0, null) : ApiSecurity.Create("0.0.0.0", 0, token);
+ControllerApi.Guard(app, security with { AllowedHosts = ApiSecurity.HostNames([app.Configuration["Horizon:AllowedHosts"] ?? ""]) });
 
 app.MapDefaultEndpoints();
-app.MapGet("/healthz", () => "ok");
 ControllerApi.Map(app, app.Services.GetRequiredService<ICampaignDesk>());
 app.Run();

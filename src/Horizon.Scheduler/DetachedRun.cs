@@ -15,7 +15,7 @@ public static class DetachedRun
     {
         var log = $"{workdir}/run.log";
         var start = await transport.RunAsync(
-            $"cd {GuestScripts.Quote(workdir)} || exit 1\nrm -f run.log\nsetsid /bin/bash -c {GuestScripts.Quote($"{command}; echo \"HZ exit $?\"")} > run.log 2>&1 < /dev/null &\necho \"HZ pid $!\"",
+            $"cd {GuestScripts.Quote(workdir)} || exit 1\numask 077\nrm -f run.log\nsetsid /bin/bash -c {GuestScripts.Quote($"{command}; echo \"HZ exit $?\"")} > run.log 2>&1 < /dev/null &\necho \"HZ pid $!\"",
             TimeSpan.FromSeconds(60), null, ct);
         var pidLine = start.Stdout.Split('\n').FirstOrDefault(l => l.StartsWith("HZ pid ", StringComparison.Ordinal));
         if (start.ExitCode != 0 || pidLine is null || !int.TryParse(pidLine[7..], CultureInfo.InvariantCulture, out var pid))

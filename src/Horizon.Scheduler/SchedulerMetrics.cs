@@ -17,13 +17,25 @@ public static class SchedulerMetrics
 
     public static readonly Meter Meter = new(MeterName);
 
+    /// <summary>
+    /// Bucket bounds of round durations in seconds: 1 ms to 2 hours, six to a decade (1, 1.5, 2, 3, 5, 7), so a quantile
+    /// read from the buckets is within about 50% of the true value anywhere in that range. Without them the SDK's default
+    /// bounds (0, 5, 10, 25 … 10000, made for milliseconds) put every round under 5 s in one bucket.
+    /// </summary>
+    public static readonly IReadOnlyList<double> RoundDurationBuckets = Decades(0.001, 7200);
+
+    /// <summary>Bucket bounds of network throughput in Mbit/s: 0.1 Mbit/s to 400 Gbit/s, six to a decade.</summary>
+    public static readonly IReadOnlyList<double> ThroughputBuckets = Decades(0.1, 400_000);
+
     private static readonly Histogram<double> RoundDuration = Meter.CreateHistogram<double>(
-        "horizon.round.duration", "s", "Round durations measured from probe arrivals, per guest");
+        "horizon.round.duration", "s", "Round durations measured from probe arrivals, per guest",
+        tags: null, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = RoundDurationBuckets });
 
     private static readonly Counter<long> Rounds = Meter.CreateCounter<long>("horizon.rounds.recorded", "{round}", "Rounds recorded, by outcome");
 
     private static readonly Histogram<double> IperfThroughput = Meter.CreateHistogram<double>(
-        "horizon.iperf.throughput", "Mbit/s", "Throughput of network rounds (iperf-udp, forward), per guest");
+        "horizon.iperf.throughput", "Mbit/s", "Throughput of network rounds (iperf-udp, forward), per guest",
+        tags: null, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = ThroughputBuckets });
 
     private static readonly ConcurrentDictionary<Guid, ExperimentGauge> Experiments = new();
     private static readonly ConcurrentDictionary<(string Testbed, string Guest), (string Host, string Platform, GuestStatus Status)> Guests = new();
@@ -40,6 +52,18 @@ public static class SchedulerMetrics
         Meter.CreateObservableGauge("horizon.experiment.fairness", () => Experiments.Values.Where(e => e.Fairness is not null).Select(e =>
             new Measurement<double>(e.Fairness!.Value, e.Tags)), "{index}", "Jain's fairness index over the guests' mean values (1 = equal shares)");
         Meter.CreateObservableGauge("horizon.guest.state", ObserveGuests, "{state}", "1 for the state each guest is in, 0 for the others");
+    }
+
+    private static double[] Decades(double from, double to)
+    {
+        double[] steps = [1, 1.5, 2, 3, 5, 7];
+        var bounds = new List<double>();
+        for (var decade = from; decade <= to; decade *= 10)
+        {
+            bounds.AddRange(steps.Select(s => Math.Round(decade * s, 6)).Where(b => b <= to));
+        }
+
+        return [.. bounds];
     }
 
     public static void ExperimentStarted(ExperimentDefinition d, ExperimentSnapshot snapshot)

@@ -101,7 +101,14 @@ public sealed class SshTransport : IGuestTransport
     {
         await ConnectedAsync(cancellationToken);
         var directory = path[..Math.Max(1, path.LastIndexOf('/'))];
-        await RunAsync($"mkdir -p {Scripts.GuestScripts.Quote(directory)}", TimeSpan.FromSeconds(30), null, cancellationToken);
+        // The work directory holds the experiment's precomputed probe tags: only the guest's user may read it, so no
+        // other user of the guest can send a round's end probe early. The file is created 0600 before SFTP fills it.
+        var made = await RunAsync(Scripts.GuestScripts.PrivateFile(directory, path), TimeSpan.FromSeconds(30), null, cancellationToken);
+        if (made.ExitCode != 0)
+        {
+            throw new IOException($"{name}: cannot create {path} on {spec.Address}:{spec.Port}: {made.ErrorTail}");
+        }
+
         for (var attempt = 0; ; attempt++)
         {
             try

@@ -126,10 +126,22 @@ public sealed class LocalTransport(IReadOnlyList<string>? wrapper = null) : IGue
         return new CommandResult(timedOut ? -1 : process.ExitCode, stdout.ToString(), stderr.ToString(), timedOut);
     }
 
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     public async Task WriteFileAsync(string path, string content, CancellationToken cancellationToken = default)
     {
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        await File.WriteAllTextAsync(path, content, cancellationToken);
+        // As over SSH: the work directory 0700, its files 0600 (they hold the experiment's probe tags).
+        const UnixFileMode owner = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+        var directory = Path.GetDirectoryName(path)!;
+        Directory.CreateDirectory(directory, owner);
+        File.SetUnixFileMode(directory, owner);
+        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite };
+        await using (var stream = new FileStream(path, options))
+        await using (var writer = new StreamWriter(stream))
+        {
+            await writer.WriteAsync(content.AsMemory(), cancellationToken);
+        }
+
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
     }
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;

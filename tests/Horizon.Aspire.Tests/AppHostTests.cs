@@ -116,6 +116,10 @@ public sealed class AppHostTests(AppHostFixture stack)
                 rate: 20M
                 duration: 1s
                 port: 5297
+              - workload: command
+                run: sleep 0.1
+                guests: [native-b]
+                rounds: 10
             """, null, null), ct);
         var garbage = 0;
         var done = await Campaigns.WaitFinishedAsync(() => stack.Controller(0), "aspire-metrics", TimeSpan.FromMinutes(5), ct, view =>
@@ -158,5 +162,20 @@ public sealed class AppHostTests(AppHostFixture stack)
         }
 
         Assert.True(failures.Count == 0, string.Join("\n", failures));
+
+        // The panels' numbers, for the one experiment whose rounds are known: ten rounds of `sleep 0.1`.
+        async Task<double> Panel(string title, int target = 0)
+        {
+            var q = queries.Where(x => x.Panel == title).ElementAt(target);
+            var expr = q.Expr.Replace("$workload", "command", StringComparison.Ordinal);
+            var values = await Dashboards.ValuesAsync(prometheus, expr, ct);
+            return Assert.Single(values);
+        }
+
+        Assert.InRange(await Panel("Round duration p50 / p95", 0), 0.1, 0.15);
+        Assert.InRange(await Panel("Round duration p50 / p95", 1), 0.1, 0.15);
+        Assert.InRange(await Panel("Mean round duration per guest"), 0.1, 0.13);
+        var recorded = await Dashboards.ValuesAsync(prometheus, "sum(horizon_rounds_recorded_total{workload=\"command\",outcome=\"measured\"})", ct);
+        Assert.Equal(10, Assert.Single(recorded));
     }
 }

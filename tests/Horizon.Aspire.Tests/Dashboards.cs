@@ -61,4 +61,14 @@ internal static class Dashboards
 
         return (true, body["data"]!["result"]!.AsArray().Count, null);
     }
+
+    /// <summary>The values of an instant query's series (each a number), after the same expansion as <see cref="QueryAsync"/>.</summary>
+    public static async Task<List<double>> ValuesAsync(HttpClient prometheus, string expr, CancellationToken ct)
+    {
+        var expanded = Expand(expr);
+        using var response = await prometheus.GetAsync($"/api/v1/query?query={Uri.EscapeDataString(expanded)}", ct);
+        var body = JsonNode.Parse(await response.Content.ReadAsStringAsync(ct))!;
+        Assert.True((string?)body["status"] == "success", $"{expanded}: {body.ToJsonString()}");
+        return [.. body["data"]!["result"]!.AsArray().Select(r => double.Parse((string)r!["value"]![1]!, System.Globalization.CultureInfo.InvariantCulture))];
+    }
 }

@@ -13,6 +13,12 @@ public static class CampaignFile
 
     public static IReadOnlyList<string> Presets { get; } = ["quick", "study", "scaling"];
 
+    /// <summary>
+    /// The most experiments one campaign expands to (sweeps × guest sets × schemes). Far above the study (a few dozen);
+    /// a sweep written by mistake (or through aliases) is refused here rather than run for months.
+    /// </summary>
+    public const int MaxExperiments = 10_000;
+
     public static string PresetText(string name)
     {
         using var stream = typeof(CampaignFile).Assembly.GetManifestResourceStream($"presets/{name}.yaml")
@@ -25,12 +31,7 @@ public static class CampaignFile
 
     public static Campaign Load(string path, Testbed testbed)
     {
-        if (!File.Exists(path))
-        {
-            throw new ConfigException(path, 0, 0, "(file)", "no such file");
-        }
-
-        return Parse(path, File.ReadAllText(path), testbed);
+        return Parse(path, YamlFields.ReadFile(path), testbed);
     }
 
     public static Campaign Parse(string file, string text, Testbed testbed, bool skipUnsupported = false)
@@ -48,6 +49,7 @@ public static class CampaignFile
         }
 
         var experiments = new List<ExperimentPlan>();
+        var keys = new HashSet<string>(StringComparer.Ordinal);
         var nodes = root.OptionalSequence("experiments");
         if (nodes.Count == 0)
         {
@@ -113,7 +115,7 @@ public static class CampaignFile
             foreach (var variant in Sweep(e, def, raw))
             {
                 var spec = WorkloadCatalog.Create(def.Name, variant);
-                AddExperiments(e, def, spec, plan, experiments, skipped, skipUnsupported);
+                AddExperiments(e, def, spec, plan, experiments, keys, skipped, skipUnsupported);
             }
         }
 
@@ -131,7 +133,7 @@ public static class CampaignFile
         var variants = new List<Dictionary<string, string>> { new(raw) };
         if (!e.TryGet("sweep", out var node))
         {
-            return DefaultSweep(def, raw, variants, []);
+            return DefaultSweep(e, def, raw, variants, []);
         }
 
         if (node is not YamlMappingNode map || map.Children.Count == 0)
@@ -165,9 +167,14 @@ public static class CampaignFile
             {
                 throw e.Error(keyNode, field, $"'{name}' is not a parameter of {def.Name} ({string.Join(", ", def.Parameters.Select(p => p.Name))}); placeholders are for the command workload");
             }
-            else if (!texts.Any(t => raw.GetValueOrDefault(t, "").Contains($"{{{name}}}", StringComparison.Ordinal)))
+            else if (!texts.Any(t => raw.GetValueOrDefault(t, "") is var x && (x.Contains($"{{{name}}}", StringComparison.Ordinal) || x.Contains($"{{{name}:q}}", StringComparison.Ordinal))))
             {
-                throw e.Error(keyNode, field, $"'{{{name}}}' appears in none of {string.Join(", ", texts)}");
+                throw e.Error(keyNode, field, $"'{{{name}}}' (or '{{{name}:q}}') appears in none of {string.Join(", ", texts)}");
+            }
+
+            if ((long)variants.Count * values.Count > MaxExperiments)
+            {
+                throw e.Error(valuesNode, field, $"the sweep makes {(long)variants.Count * values.Count} combinations; a campaign holds at most {MaxExperiments} experiments");
             }
 
             var next = new List<Dictionary<string, string>>();
@@ -184,7 +191,10 @@ public static class CampaignFile
                     {
                         foreach (var t in texts.Where(d.ContainsKey))
                         {
-                            d[t] = d[t].Replace($"{{{name}}}", v, StringComparison.Ordinal);
+                            // {name} is the value as written (shell syntax is kept: a value may be a pipeline);
+                            // {name:q} is the value as one shell word, quoted, whatever characters it holds.
+                            d[t] = d[t].Replace($"{{{name}}}", v, StringComparison.Ordinal)
+                                .Replace($"{{{name}:q}}", Scripts.GuestScripts.Quote(v), StringComparison.Ordinal);
                         }
 
                         d["variant"] = (d.GetValueOrDefault("variant", "") + $" {name}={v}").Trim();
@@ -197,11 +207,11 @@ public static class CampaignFile
             variants = next;
         }
 
-        return DefaultSweep(def, raw, variants, [.. map.Children.Keys.OfType<YamlScalarNode>().Select(k => k.Value ?? "")]);
+        return DefaultSweep(e, def, raw, variants, [.. map.Children.Keys.OfType<YamlScalarNode>().Select(k => k.Value ?? "")]);
     }
 
     /// <summary>A workload's own sweep (forward: RFC 2544's frame sizes) for each parameter the experiment leaves unset.</summary>
-    private static List<Dictionary<string, string>> DefaultSweep(WorkloadDefinition def, Dictionary<string, string> raw, List<Dictionary<string, string>> variants, HashSet<string> swept)
+    private static List<Dictionary<string, string>> DefaultSweep(YamlFields e, WorkloadDefinition def, Dictionary<string, string> raw, List<Dictionary<string, string>> variants, HashSet<string> swept)
     {
         foreach (var (name, values) in def.DefaultSweep)
         {
@@ -210,13 +220,19 @@ public static class CampaignFile
                 continue;
             }
 
+            if ((long)variants.Count * values.Count > MaxExperiments)
+            {
+                throw e.Error("workload", $"{def.Name}'s own sweep of {name} ({values.Count} values) makes more than {MaxExperiments} experiments with the others");
+            }
+
             variants = [.. variants.SelectMany(v => values.Select(x => new Dictionary<string, string>(v) { [name] = x }))];
         }
 
         return variants;
     }
 
-    private static void AddExperiments(YamlFields e, WorkloadDefinition def, WorkloadSpec spec, PlanDefaults plan, List<ExperimentPlan> experiments, List<string> skipped, bool skipUnsupported)
+    private static void AddExperiments(
+        YamlFields e, WorkloadDefinition def, WorkloadSpec spec, PlanDefaults plan, List<ExperimentPlan> experiments, HashSet<string> keys, List<string> skipped, bool skipUnsupported)
     {
         IEnumerable<ImmutableArray<string>> sets = plan.Concurrent ? [plan.Guests] : plan.Guests.Select(g => ImmutableArray.Create(g));
         if (plan.GuestCounts is { } counts)
@@ -242,10 +258,15 @@ public static class CampaignFile
 
         foreach (var set in sets)
         {
+            if (experiments.Count + plan.Schemes.Length > MaxExperiments)
+            {
+                throw e.Error("workload", $"the campaign expands to more than {MaxExperiments} experiments (sweeps × guest sets × CPU schemes); split it or sweep fewer values");
+            }
+
             foreach (var scheme in plan.Schemes)
             {
                 var x = new ExperimentPlan(spec, set, scheme, plan.Rounds, plan.RoundTimeout, plan.ProbeCopies) { Share = plan.Share };
-                if (experiments.Any(y => y.Key == x.Key))
+                if (!keys.Add(x.Key))
                 {
                     throw e.Error("workload", $"experiment {x.Key} is listed twice");
                 }

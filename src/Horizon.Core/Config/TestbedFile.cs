@@ -29,12 +29,7 @@ public static class TestbedFile
 
     public static Testbed Load(string path)
     {
-        if (!File.Exists(path))
-        {
-            throw new ConfigException(path, 0, 0, "(file)", "no such file");
-        }
-
-        return Parse(path, File.ReadAllText(path));
+        return Parse(path, YamlFields.ReadFile(path));
     }
 
     public static Testbed Parse(string file, string text)

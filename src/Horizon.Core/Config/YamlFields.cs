@@ -28,25 +28,35 @@ public sealed class YamlFields
 
     public YamlNode Node => node;
 
+    /// <summary>A testbed or campaign file's text; a missing or oversized file (a log, a disk image) is refused by name.</summary>
+    public static string ReadFile(string path)
+    {
+        var info = new FileInfo(path);
+        if (!info.Exists)
+        {
+            throw new ConfigException(path, 0, 0, "(file)", Directory.Exists(path) ? "is a directory, not a file" : "no such file");
+        }
+
+        // UTF-8 takes at most 4 bytes a character: anything larger cannot be within the character bound.
+        if (info.Length > 4L * YamlBounds.MaxChars)
+        {
+            throw new ConfigException(path, 0, 0, "(file)", $"is {info.Length} bytes; a testbed or campaign file is read up to {YamlBounds.MaxChars} characters");
+        }
+
+        return System.IO.File.ReadAllText(path);
+    }
+
     public static YamlNode LoadDocument(string file, string text)
     {
-        // Walk the events first: the parser reports syntax errors with a position, the loader does not always.
-        var last = Mark.Empty;
+        // Walk the events first: the parser reports syntax errors with a position, the loader does not always; and the
+        // text's size, alias expansion and key shapes are bounded before the loader builds anything.
         try
         {
-            var parser = new Parser(new StringReader(text));
-            while (parser.MoveNext())
-            {
-                last = parser.Current?.End ?? last;
-            }
+            YamlBounds.Check(file, text);
         }
         catch (YamlException e)
         {
             throw new ConfigException(file, (int)e.Start.Line, (int)e.Start.Column, "(syntax)", e.InnerException?.Message ?? e.Message);
-        }
-        catch (InvalidOperationException)
-        {
-            throw new ConfigException(file, (int)last.Line, (int)last.Column, "(syntax)", "malformed YAML (an unclosed [ or { ?)");
         }
 
         var stream = new YamlStream();
@@ -60,7 +70,7 @@ public sealed class YamlFields
         }
         catch (InvalidOperationException)
         {
-            throw new ConfigException(file, (int)last.Line, (int)last.Column, "(syntax)", "malformed YAML (an unclosed [ or { ?)");
+            throw new ConfigException(file, 0, 0, "(syntax)", "malformed YAML (an unclosed [ or { ?)");
         }
 
         if (stream.Documents.Count == 0)

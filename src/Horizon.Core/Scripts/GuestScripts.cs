@@ -158,6 +158,13 @@ public static class GuestScripts
         return sb.ToString();
     }
 
+    /// <summary>
+    /// Shell that makes <paramref name="directory"/> (and missing parents) private to the user (0700) and creates
+    /// <paramref name="file"/> in it readable by that user only (0600), before its content is written.
+    /// </summary>
+    public static string PrivateFile(string directory, string file) =>
+        $"umask 077 && mkdir -p {Quote(directory)} && chmod 700 {Quote(directory)} && : > {Quote(file)} && chmod 600 {Quote(file)}";
+
     public static string Quote(string s) => "'" + s.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
 
     private static string Body(string script) => string.IsNullOrWhiteSpace(script) ? "  :" : script;

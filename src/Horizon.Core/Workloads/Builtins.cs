@@ -265,7 +265,17 @@ public sealed class CommandWorkload : WorkloadDefinition
         var values = new Dictionary<string, double>();
         foreach (var (name, regex) in MetricPatterns(spec.Get("metrics")))
         {
-            var m = regex.Match(output);
+            System.Text.RegularExpressions.Match m;
+            try
+            {
+                m = regex.Match(output);
+            }
+            catch (System.Text.RegularExpressions.RegexMatchTimeoutException)
+            {
+                // A pattern that backtracks without end fails this round's metric, never the campaign.
+                throw new FormatException($"metric '{name}': /{regex}/ gave up after {regex.MatchTimeout.TotalSeconds:0.#} s on {output.Length} characters of output (a pattern like (a+)+ backtracks without end; anchor it or make it simpler)");
+            }
+
             if (!m.Success)
             {
                 throw new FormatException($"metric '{name}': /{regex}/ matched nothing in the round's output");
