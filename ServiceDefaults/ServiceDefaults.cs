@@ -28,6 +28,10 @@ public static class ServiceDefaultsExtensions
 
     public static TBuilder AddServiceDefaults<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
+        // Prometheus scrapes every few seconds and health checks poll: ASP.NET Core's per-request lines (request
+        // started/finished, endpoint executed) would fill the logs at Information. Requests are traced instead.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Warning);
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Routing.EndpointMiddleware", LogLevel.Warning);
         builder.Logging.AddOpenTelemetry(o =>
         {
             o.IncludeFormattedMessage = true;

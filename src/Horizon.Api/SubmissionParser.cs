@@ -1,15 +1,11 @@
-using System.Text.RegularExpressions;
 using Horizon.Config;
 
 namespace Horizon.Api;
 
 /// <summary>Turns a submission's texts into a runnable campaign (the API checks it; the distributed scheduler parses it again).</summary>
-public static partial class SubmissionParser
+public static class SubmissionParser
 {
-    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
-    private static partial Regex NamePattern();
-
-    public static bool IsName(string name) => NamePattern().IsMatch(name);
+    public static bool IsName(string name) => CampaignName.IsValid(name);
 
     /// <summary>Parses the submitted texts as files named "testbed" and "campaign", so errors read file:line:field.</summary>
     public static Submission Parse(CampaignSubmission s)
@@ -28,18 +24,13 @@ public static partial class SubmissionParser
         var campaign = s.Campaign is not null ? CampaignFile.Parse("campaign", s.Campaign, testbed) : CampaignFile.LoadPreset(s.Preset ?? "quick", testbed);
         if (s.Name is not null)
         {
-            if (!NamePattern().IsMatch(s.Name))
+            if (CampaignName.Problem(s.Name) is { } problem)
             {
-                throw new ArgumentException($"name '{s.Name}' must be 1-64 letters, digits, '.', '_' or '-'");
+                throw new ArgumentException($"name: {problem}");
             }
 
             campaign = campaign with { Name = s.Name };
         }
-        else if (!NamePattern().IsMatch(campaign.Name))
-        {
-            throw new ArgumentException($"campaign name '{campaign.Name}' must be 1-64 letters, digits, '.', '_' or '-' to be used in the API");
-        }
-
         return new Submission(campaign.Name, testbed, campaign);
     }
 }

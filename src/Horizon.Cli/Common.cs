@@ -35,17 +35,41 @@ public class StoredCampaignSettings : DataSettings
             return false;
         }
 
-        var opened = new ResultsStore(DatabasePath);
-        var name = Campaign ?? Render.LatestCampaign(opened);
-        if (name is null || !opened.Campaigns().Contains(name))
+        ResultsStore? opened = null;
+        try
         {
-            Render.Error($"no campaign '{name}' in {DatabasePath}; campaigns: {string.Join(", ", opened.Campaigns())}");
-            opened.Dispose();
+            opened = new ResultsStore(DatabasePath);
+            var campaigns = opened.Campaigns();
+            var name = Campaign ?? Render.LatestCampaign(opened);
+            if (name is null)
+            {
+                Render.Error($"the results store {opened.Path} holds no campaign yet: run `horizon run` (or give --data for another store)");
+                opened.Dispose();
+                return false;
+            }
+
+            if (!campaigns.Contains(name))
+            {
+                Render.Error($"no campaign '{name}' in {opened.Path}; campaigns: {string.Join(", ", campaigns)}");
+                opened.Dispose();
+                return false;
+            }
+
+            campaign = name;
+        }
+        catch (Microsoft.Data.Sqlite.SqliteException e)
+        {
+            opened?.Dispose();
+            Render.Error($"{System.IO.Path.GetFullPath(DatabasePath)} is damaged or not a Horizon results store ({e.Message}): move it aside or give another directory with --data");
+            return false;
+        }
+        catch (StoreException e)
+        {
+            Render.Error(e.Message);
             return false;
         }
 
         store = opened;
-        campaign = name;
         return true;
     }
 }
@@ -96,6 +120,43 @@ public class CampaignSettings : DataSettings
 
 public static class Render
 {
+    /// <summary>
+    /// True when the output goes to a pipe, a file or a log rather than a terminal: lines are then never wrapped (a
+    /// console library's default of 80 columns breaks table cells and messages mid-token), and headings are plain text.
+    /// </summary>
+    public static bool Plain { get; } = Console.IsOutputRedirected;
+
+    /// <summary>The version and the commit it was built from (the SDK stamps the commit into the informational version).</summary>
+    public static string Version { get; } =
+        typeof(Render).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
+            .OfType<System.Reflection.AssemblyInformationalVersionAttribute>().FirstOrDefault()?.InformationalVersion is { } v
+            ? (v.Split('+') is [var number, var commit] ? $"{number} (commit {commit})" : $"{v} (commit unknown: not built from a git checkout)")
+            : "unknown";
+
+    /// <summary>Call once at start: gives redirected output the whole line.</summary>
+    public static void ConfigureConsole()
+    {
+        if (Plain)
+        {
+            AnsiConsole.Profile.Width = PlainWidth;
+        }
+    }
+
+    /// <summary>Wide enough for any message or table row Horizon prints; nothing is drawn to this width (headings are plain).</summary>
+    public const int PlainWidth = 16_384;
+
+    public static void Heading(string text)
+    {
+        if (Plain)
+        {
+            Console.WriteLine($"── {text} ──");
+        }
+        else
+        {
+            AnsiConsole.Write(new Rule(Markup.Escape(text)).LeftJustified());
+        }
+    }
+
     /// <summary>
     /// Ctrl-C and SIGTERM cancel <paramref name="cts"/> instead of ending the process: a campaign stops with every recorded
     /// round kept and the store closed (running it again resumes).
@@ -152,8 +213,8 @@ public static class Render
     {
         var experiments = store.Experiments(campaign);
         var rows = Reports.ResultsTable.Build(experiments);
-        AnsiConsole.Write(new Rule($"campaign [bold]{Markup.Escape(campaign)}[/]").LeftJustified());
-        if (AnsiConsole.Profile.Width >= 160)
+        Heading($"campaign {campaign}");
+        if (!Plain && AnsiConsole.Profile.Width >= 160)
         {
             AnsiConsole.Write(ResultsTable(rows));
         }
@@ -165,7 +226,7 @@ public static class Render
 
         if (Reports.ForwardingTable.Build(experiments) is { Length: > 0 } forwarding)
         {
-            AnsiConsole.Write(new Rule("forwarding: zero-loss throughput (RFC 2544) next to the generator's own ceiling").LeftJustified());
+            Heading("forwarding: zero-loss throughput (RFC 2544) next to the generator's own ceiling");
             Console.Write(Reports.ForwardingTable.ToText(forwarding));
         }
 
@@ -200,6 +261,13 @@ public static class Render
     private static string ResultsTableSeconds(double s) => Reports.ResultsTable.Seconds(s);
 
     public static string? LatestCampaign(ResultsStore store) => store.Campaigns().FirstOrDefault();
+
+    /// <summary>An unexpected failure: one line with its type (HORIZON_DEBUG=1 shows the stack trace).</summary>
+    public static int Crash(Exception e)
+    {
+        AnsiConsole.MarkupLine($"[red]error:[/] {Markup.Escape(e.GetType().Name)}: {Markup.Escape(e.Message)} (HORIZON_DEBUG=1 for the stack trace)");
+        return 70;
+    }
 
     public static int Error(string message)
     {

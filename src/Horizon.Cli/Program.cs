@@ -1,14 +1,25 @@
 using Horizon.Cli;
 using Spectre.Console.Cli;
 
+Render.ConfigureConsole();
 var app = new CommandApp();
 app.Configure(config =>
 {
     config.SetApplicationName("horizon");
+    config.SetApplicationVersion(Render.Version);
     if (Environment.GetEnvironmentVariable("HORIZON_DEBUG") is "1")
     {
         // Full stack traces instead of one-line errors.
         config.PropagateExceptions();
+    }
+    else
+    {
+        config.SetExceptionHandler((e, _) => e switch
+        {
+            // Problems of the user's files and store: their messages name the file and what to do.
+            Horizon.Grains.StoreException or Horizon.Config.ConfigException => Render.Error(e.Message),
+            _ => Render.Crash(e),
+        });
     }
 
     config.AddCommand<RunCommand>("run").WithDescription("Run a campaign (default: the quick preset on this machine) and print the results table.");

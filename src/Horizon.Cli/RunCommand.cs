@@ -31,6 +31,11 @@ public sealed class RunCommand : AsyncCommand<RunCommand.Settings>
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
+        if (settings.Name is not null && CampaignName.Problem(settings.Name) is { } badName)
+        {
+            return Render.Error($"--name: {badName}");
+        }
+
         if (settings.Controller is { } url)
         {
             // The controller parses and validates the files; its errors come back with file:line:field.

@@ -22,31 +22,39 @@ public sealed class ResultsStore : IResultsReader, IDisposable
         Directory.CreateDirectory(System.IO.Path.GetDirectoryName(Path)!);
         connectionString = new SqliteConnectionStringBuilder { DataSource = Path, Pooling = true, DefaultTimeout = 30 }.ToString();
         writer = new Lazy<GroupCommitWriter>(() => new GroupCommitWriter(Open()));
-        using var c = Open();
-        Execute(c, """
-            PRAGMA journal_mode=WAL;
-            CREATE TABLE IF NOT EXISTS schema_info (version INTEGER NOT NULL);
-            CREATE TABLE IF NOT EXISTS grain_state (
-              grain_type TEXT NOT NULL, grain_id TEXT NOT NULL, etag TEXT NOT NULL, payload BLOB NOT NULL,
-              PRIMARY KEY (grain_type, grain_id));
-            CREATE TABLE IF NOT EXISTS experiments (
-              id TEXT PRIMARY KEY, campaign TEXT NOT NULL, key TEXT NOT NULL, workload TEXT NOT NULL,
-              parameters TEXT NOT NULL, guests TEXT NOT NULL, platforms TEXT NOT NULL, scheme TEXT NOT NULL,
-              min_rounds INTEGER NOT NULL, max_rounds INTEGER NOT NULL, target REAL, round_timeout_s REAL NOT NULL,
-              ord INTEGER NOT NULL, status TEXT NOT NULL, stop_reason TEXT, note TEXT, environment TEXT NOT NULL DEFAULT '{}',
-              created_ms INTEGER NOT NULL, finished_ms INTEGER);
-            CREATE TABLE IF NOT EXISTS rounds (
-              experiment TEXT NOT NULL, guest_index INTEGER NOT NULL, guest TEXT NOT NULL, round INTEGER NOT NULL,
-              outcome TEXT NOT NULL, seconds REAL, guest_seconds REAL, guest_start_epoch REAL, exit_code INTEGER,
-              reason TEXT, recorded_ms INTEGER NOT NULL, metrics TEXT,
-              PRIMARY KEY (experiment, guest_index, round));
-            CREATE TABLE IF NOT EXISTS run_order (
-              campaign TEXT NOT NULL, seq INTEGER NOT NULL, experiment TEXT NOT NULL, first_round INTEGER NOT NULL, rounds INTEGER NOT NULL,
-              PRIMARY KEY (campaign, seq));
-            """);
-        if (Scalar(c, "SELECT COUNT(*) FROM schema_info") is 0L)
+        try
         {
-            Execute(c, $"INSERT INTO schema_info VALUES ({SchemaVersion})");
+            using var c = Open();
+            Execute(c, """
+                PRAGMA journal_mode=WAL;
+                CREATE TABLE IF NOT EXISTS schema_info (version INTEGER NOT NULL);
+                CREATE TABLE IF NOT EXISTS grain_state (
+                  grain_type TEXT NOT NULL, grain_id TEXT NOT NULL, etag TEXT NOT NULL, payload BLOB NOT NULL,
+                  PRIMARY KEY (grain_type, grain_id));
+                CREATE TABLE IF NOT EXISTS experiments (
+                  id TEXT PRIMARY KEY, campaign TEXT NOT NULL, key TEXT NOT NULL, workload TEXT NOT NULL,
+                  parameters TEXT NOT NULL, guests TEXT NOT NULL, platforms TEXT NOT NULL, scheme TEXT NOT NULL,
+                  min_rounds INTEGER NOT NULL, max_rounds INTEGER NOT NULL, target REAL, round_timeout_s REAL NOT NULL,
+                  ord INTEGER NOT NULL, status TEXT NOT NULL, stop_reason TEXT, note TEXT, environment TEXT NOT NULL DEFAULT '{}',
+                  created_ms INTEGER NOT NULL, finished_ms INTEGER);
+                CREATE TABLE IF NOT EXISTS rounds (
+                  experiment TEXT NOT NULL, guest_index INTEGER NOT NULL, guest TEXT NOT NULL, round INTEGER NOT NULL,
+                  outcome TEXT NOT NULL, seconds REAL, guest_seconds REAL, guest_start_epoch REAL, exit_code INTEGER,
+                  reason TEXT, recorded_ms INTEGER NOT NULL, metrics TEXT,
+                  PRIMARY KEY (experiment, guest_index, round));
+                CREATE TABLE IF NOT EXISTS run_order (
+                  campaign TEXT NOT NULL, seq INTEGER NOT NULL, experiment TEXT NOT NULL, first_round INTEGER NOT NULL, rounds INTEGER NOT NULL,
+                  PRIMARY KEY (campaign, seq));
+                """);
+            if (Scalar(c, "SELECT COUNT(*) FROM schema_info") is 0L)
+            {
+                Execute(c, $"INSERT INTO schema_info VALUES ({SchemaVersion})");
+            }
+        }
+        catch (SqliteException e)
+        {
+            throw new StoreException(
+                $"{Path} is not a readable Horizon results store ({e.Message}): move it aside (mv {Path} {Path}.bad) or give another directory with --data", e);
         }
     }
 
@@ -296,3 +304,6 @@ public sealed class ResultsStore : IResultsReader, IDisposable
         return Convert.ToInt64(cmd.ExecuteScalar(), CultureInfo.InvariantCulture);
     }
 }
+
+/// <summary>The results store cannot be used (not an SQLite file, damaged, unreadable); the message names the file and what to do.</summary>
+public sealed class StoreException(string message, Exception inner) : IOException(message, inner);

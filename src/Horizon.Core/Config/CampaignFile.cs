@@ -39,6 +39,11 @@ public static class CampaignFile
         var skipped = new List<string>();
         var root = new YamlFields(file, "", YamlFields.LoadDocument(file, text));
         var name = root.RequireString("campaign");
+        if (CampaignName.Problem(name) is { } badName)
+        {
+            throw root.Error("campaign", badName);
+        }
+
         var defaults = ReadPlanDefaults(root, testbed, null);
         var interleave = new InterleaveOptions(1, 2009);
         if (root.TryGet("interleave", out var il))

@@ -60,6 +60,12 @@ public static class YamlBounds
 
                     break;
                 case Scalar s:
+                    if (s.Value.Length == 0 && s.Style == ScalarStyle.Plain && frames.TryPeek(out var f) && f.Mapping && f.AtKey)
+                    {
+                        throw new ConfigException(file, (int)e.Start.Line, (int)e.Start.Column, PathOf(frames) is { Length: > 0 } at && at != "(document)" ? $"{at} (key)" : "(key)",
+                            "a value without a name (a line starting with ':')");
+                    }
+
                     Enter(file, frames, e, isScalar: true, s.Value);
                     count++;
                     Remember(sizes, s.Anchor, 1, scalar: true);

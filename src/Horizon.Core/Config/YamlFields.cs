@@ -72,6 +72,10 @@ public sealed class YamlFields
         {
             throw new ConfigException(file, 0, 0, "(syntax)", "malformed YAML (an unclosed [ or { ?)");
         }
+        catch (ArgumentException e)
+        {
+            throw new ConfigException(file, 0, 0, "(syntax)", $"YAML the loader cannot read: {e.Message}");
+        }
 
         if (stream.Documents.Count == 0)
         {
