@@ -216,10 +216,8 @@ public sealed class CampaignQueue : ICampaignDesk, IAsyncDisposable
         public void RoundRecorded(ExperimentDefinition d, RoundRecord r, ExperimentSnapshot snapshot)
         {
             s.Round(r.Outcome == RoundOutcome.Measured);
-            if (r.Outcome != RoundOutcome.Measured)
-            {
-                s.Say($"{d.Workload} {r.Guest} round {r.Round} failed: {r.Reason}");
-            }
+            // One line a round, as `horizon run` prints it, so `run --controller` shows the same progress.
+            s.Say(ProgressLines.Round(d, r, snapshot));
         }
 
         public void ExperimentFinished(ExperimentDefinition d, ExperimentStatus status, string? note, ExperimentSnapshot snapshot) =>

@@ -98,14 +98,12 @@ public sealed class RunCommand : AsyncCommand<RunCommand.Settings>
             Console.WriteLine($"[{DateTime.UtcNow:HH:mm:ss}] {d.Key} on {string.Join(",", d.Guests)}: preparing");
 
         public void RoundRecorded(ExperimentDefinition d, RoundRecord r, ExperimentSnapshot s) =>
-            Console.WriteLine($"[{DateTime.UtcNow:HH:mm:ss}] {d.Workload} {r.Guest} round {r.Round}: {(r.Outcome == RoundOutcome.Measured ? $"{r.Seconds:0.0000} s" : $"FAILED ({r.Reason})")}  n={s.Measured}/{d.MaxRounds} mean={Fmt(s.Mean)} ± {Fmt(s.HalfWidth)}");
+            Console.WriteLine($"[{DateTime.UtcNow:HH:mm:ss}] {ProgressLines.Round(d, r, s)}");
 
         public void ExperimentFinished(ExperimentDefinition d, ExperimentStatus status, string? note, ExperimentSnapshot s) =>
             Console.WriteLine($"[{DateTime.UtcNow:HH:mm:ss}] {d.Key}: {status.ToString().ToLowerInvariant()}{(note is null ? "" : $": {note}")}{(s.StopReason is null ? "" : $" ({s.StopReason})")}");
 
         public void Message(string text) => Console.WriteLine(text);
-
-        private static string Fmt(double? v) => v is { } x ? x.ToString("0.0000") : "—";
     }
 
     private sealed class LiveProgress(ProgressContext ctx) : IRunProgress

@@ -16,6 +16,19 @@ public sealed partial class SiloLossTests
         await using var cluster = await ClusterProcesses.StartAsync(2, ct);
         try
         {
+            // The controllers' own endpoints, as deployed: /healthz answers once (it was mapped twice: 500), and a request
+            // for a foreign Host (DNS rebinding) or from a foreign origin is refused before it reaches the API.
+            using (var api = cluster.Client(1))
+            {
+                Assert.Equal("ok", await api.GetStringAsync("/healthz", ct));
+                using var rebound = new HttpRequestMessage(HttpMethod.Get, "/api/campaigns");
+                rebound.Headers.Host = "attacker.example";
+                Assert.Equal(System.Net.HttpStatusCode.Forbidden, (await api.SendAsync(rebound, ct)).StatusCode);
+                using var crossOrigin = new HttpRequestMessage(HttpMethod.Post, "/api/campaigns") { Content = new StringContent("""{"preset":"quick"}""", System.Text.Encoding.UTF8, "application/json") };
+                crossOrigin.Headers.Add("Origin", "http://attacker.example");
+                Assert.Equal(System.Net.HttpStatusCode.Forbidden, (await api.SendAsync(crossOrigin, ct)).StatusCode);
+            }
+
             using (var api = cluster.Client(0))
             {
                 await Campaigns.SubmitAsync(api, new CampaignSubmission(null, """

@@ -6,7 +6,10 @@ namespace Horizon.EndToEnd.Tests;
 [Collection("machine")]
 public sealed class CliTests
 {
-    private static async Task<(int Code, string Output)> Horizon(params string[] args)
+    private static Task<(int Code, string Output)> Horizon(params string[] args) => Horizon(200, args);
+
+    /// <summary>Runs `horizon` with its output to a pipe; <paramref name="columns"/> null leaves COLUMNS unset, as in CI logs.</summary>
+    private static async Task<(int Code, string Output)> Horizon(int? columns, params string[] args)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "horizon.dll"));
@@ -15,7 +18,14 @@ public sealed class CliTests
             start.ArgumentList.Add(a);
         }
 
-        start.Environment["COLUMNS"] = "200";
+        if (columns is { } c)
+        {
+            start.Environment["COLUMNS"] = c.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+        else
+        {
+            start.Environment.Remove("COLUMNS");
+        }
         using var p = Process.Start(start)!;
         var output = p.StandardOutput.ReadToEndAsync();
         var error = p.StandardError.ReadToEndAsync();
@@ -82,6 +92,66 @@ public sealed class CliTests
             (code, output) = await Horizon("results", "--data", data, "--campaign", "nope");
             Assert.Equal(2, code);
             Assert.Contains("no campaign 'nope'", output);
+        }
+        finally
+        {
+            Directory.Delete(data, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Version_names_the_commit_it_was_built_from()
+    {
+        var (code, output) = await Horizon("--version");
+        Assert.Equal(0, code);
+        Assert.Matches(@"^\d+\.\d+\.\d+ \(commit [0-9a-f]{40}\)$", output.Trim());
+    }
+
+    [Theory]
+    [InlineData("../../x")]
+    [InlineData("a b")]
+    public async Task A_campaign_name_the_api_would_refuse_is_refused_by_the_command_line_before_anything_runs(string name)
+    {
+        var data = Directory.CreateTempSubdirectory("horizon-cli-name-").FullName;
+        try
+        {
+            var (code, output) = await Horizon("run", "--name", name, "--data", data);
+            Assert.Equal(2, code);
+            Assert.Contains("--name", output, StringComparison.Ordinal);
+            Assert.Contains("not a campaign name", output, StringComparison.Ordinal);
+            Assert.False(File.Exists(Path.Combine(data, "horizon.db")), "a store was created for a refused run");
+        }
+        finally
+        {
+            Directory.Delete(data, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task A_damaged_or_empty_store_is_named_with_what_to_do_on_one_unbroken_line()
+    {
+        // A deep directory makes the message longer than 80 columns: piped output must keep it on one line.
+        var data = Directory.CreateTempSubdirectory("horizon-cli-store-").FullName;
+        var deep = Path.Combine(data, "a-rather-long-directory-name-for-the-results", "of-this-machine");
+        Directory.CreateDirectory(deep);
+        try
+        {
+            var store = Path.Combine(deep, "horizon.db");
+            await File.WriteAllTextAsync(store, "this is not an SQLite database, but a file someone copied here by mistake\n", TestContext.Current.CancellationToken);
+            var (code, output) = await Horizon((int?)null, "results", "--data", deep);
+            Assert.Equal(2, code);
+            var line = Assert.Single(output.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.Contains("error:", StringComparison.Ordinal));
+            Assert.True(line.Length > 80, line);
+            Assert.Contains(store, line, StringComparison.Ordinal);
+            Assert.Contains("--data", line, StringComparison.Ordinal);
+            Assert.DoesNotContain("Unhandled", output, StringComparison.Ordinal);
+
+            File.Delete(store);
+            await File.WriteAllBytesAsync(store, [], TestContext.Current.CancellationToken);
+            (code, output) = await Horizon((int?)null, "results", "--data", deep);
+            Assert.Equal(2, code);
+            Assert.Contains("holds no campaign yet", output, StringComparison.Ordinal);
+            Assert.DoesNotContain("no campaign ''", output, StringComparison.Ordinal);
         }
         finally
         {
