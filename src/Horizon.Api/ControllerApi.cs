@@ -3,7 +3,7 @@ using System.Text.Json.Serialization;
 using Horizon.Config;
 using Http = Microsoft.AspNetCore.Http.Results;
 using Horizon.Reports;
-using Horizon.Scheduler;
+using Horizon.Desk;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -14,14 +14,7 @@ using Microsoft.Extensions.Logging;
 
 namespace Horizon.Api;
 
-/// <summary>A campaign as submitted over HTTP: YAML texts, or a preset, and an optional name.</summary>
-public sealed record CampaignSubmission(string? Testbed, string? Campaign, string? Preset, string? Name);
-
 public sealed record ApiError(string Error, string? File = null, int? Line = null, string? Field = null);
-
-public sealed record SubmissionView(
-    string Name, string State, string? Detail, string Testbed, int Experiments, int PlannedRounds, int Measured, int Failed,
-    DateTimeOffset SubmittedAt, DateTimeOffset? FinishedAt, int LogTotal, IReadOnlyList<string> Log, IReadOnlyList<string> LeftOut);
 
 /// <summary>
 /// The controller's HTTP API: submit a campaign, follow it, read its results. Bound to loopback unless a token is set;

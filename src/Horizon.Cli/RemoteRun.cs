@@ -2,6 +2,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Horizon.Api;
+using Horizon.Desk;
 
 namespace Horizon.Cli;
 

@@ -4,6 +4,7 @@ using Horizon.Api;
 using Horizon.Scheduler;
 using Spectre.Console;
 using Spectre.Console.Cli;
+using Horizon.Desk;
 
 namespace Horizon.Cli;
 

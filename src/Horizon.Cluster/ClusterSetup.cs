@@ -1,4 +1,3 @@
-using Horizon.Api;
 using Horizon.Grains;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -6,6 +5,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Orleans.Configuration;
 using StackExchange.Redis;
+using Horizon.Desk;
 
 namespace Horizon.Cluster;
 
@@ -57,10 +57,10 @@ public static class ClusterSetup
         builder.Services.AddSingleton(TimeProvider.System);
         builder.UseOrleans(silo =>
         {
-            silo.AddRedisGrainStorage(SqliteGrainStorage.Name, o => o.ConfigurationOptions = ConfigurationOptions.Parse(redis));
+            silo.AddRedisGrainStorage(HorizonGrainStorage.Name, o => o.ConfigurationOptions = ConfigurationOptions.Parse(redis));
             // Grain state in Orleans' own binary format, as in the embedded store: the provider's default JSON cannot read
             // back immutable collections (found by the silo-loss test: a reactivated experiment grain failed to load).
-            silo.Services.AddOptions<Orleans.Persistence.RedisStorageOptions>(SqliteGrainStorage.Name)
+            silo.Services.AddOptions<Orleans.Persistence.RedisStorageOptions>(HorizonGrainStorage.Name)
                 .Configure<Orleans.Serialization.Serializer>((o, serializer) => o.GrainStorageSerializer = new Orleans.Storage.OrleansGrainStorageSerializer(serializer));
             silo.Configure<ClusterMembershipOptions>(Tune);
             silo.AddActivityPropagation();
@@ -68,8 +68,8 @@ public static class ClusterSetup
         return builder;
     }
 
-    /// <summary>A scheduler: a cluster client whose calls survive a controller silo's death (retried on another).</summary>
-    public static IHostApplicationBuilder AddHorizonSchedulerClient(this IHostApplicationBuilder builder)
+    /// <summary>A cluster client whose calls survive a controller silo's death (retried on another): the scheduler service's.</summary>
+    public static IHostApplicationBuilder AddHorizonClusterClient(this IHostApplicationBuilder builder)
     {
         AddRedis(builder);
         builder.UseOrleansClient(client =>
@@ -79,7 +79,6 @@ public static class ClusterSetup
             client.AddOutgoingGrainCallFilter<RetryingCallFilter>();
             client.AddActivityPropagation();
         });
-        builder.Services.AddHostedService<CampaignWorker>();
         return builder;
     }
 }

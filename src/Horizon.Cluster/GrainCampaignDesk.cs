@@ -1,5 +1,5 @@
-using Horizon.Api;
 using Horizon.Grains;
+using Horizon.Desk;
 
 namespace Horizon.Cluster;
 

@@ -1,7 +1,7 @@
 using System.Collections.Immutable;
-using Horizon.Api;
 using Horizon.Grains;
 using Orleans.Runtime;
+using Horizon.Desk;
 
 namespace Horizon.Cluster;
 
@@ -100,7 +100,7 @@ public sealed class SubmissionsState
 }
 
 public sealed class SubmissionsGrain(
-    [PersistentState("submissions", SqliteGrainStorage.Name)] IPersistentState<SubmissionsState> state,
+    [PersistentState("submissions", HorizonGrainStorage.Name)] IPersistentState<SubmissionsState> state,
     TimeProvider time) : Grain, ISubmissionsGrain
 {
     public static readonly TimeSpan SilentAfter = TimeSpan.FromSeconds(45);

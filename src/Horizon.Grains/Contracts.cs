@@ -119,6 +119,7 @@ public interface IExperimentGrain : IGrainWithGuidKey
     Task<RoundDecision> Record(RoundRecord round);
 
     /// <summary>Records several rounds with one store commit and one state write (duplicates are ignored).</summary>
+    [Alias("record-many")]
     Task<RoundDecision> RecordMany(ImmutableArray<RoundRecord> rounds);
 
     [Alias("environment")]

@@ -8,8 +8,6 @@ namespace Horizon.Grains;
 /// <summary>Grain state in the embedded SQLite store (one row per grain: type, id, etag, Orleans-serialized payload).</summary>
 public sealed class SqliteGrainStorage(ResultsStore store, Serializer serializer) : IGrainStorage
 {
-    public const string Name = "horizon";
-
     public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
         var row = store.ReadState(stateName, grainId.ToString());
@@ -47,7 +45,7 @@ public static class HorizonSiloExtensions
     {
         silo.Services.AddSingleton(_ => new ResultsStore(databasePath));
         silo.Services.AddSingleton<IResultsSink>(sp => new StoreResultsSink(sp.GetRequiredService<ResultsStore>()));
-        silo.Services.AddKeyedSingleton<IGrainStorage>(SqliteGrainStorage.Name, (sp, _) =>
+        silo.Services.AddKeyedSingleton<IGrainStorage>(HorizonGrainStorage.Name, (sp, _) =>
             new SqliteGrainStorage(sp.GetRequiredService<ResultsStore>(), sp.GetRequiredService<Serializer>()));
         return silo;
     }

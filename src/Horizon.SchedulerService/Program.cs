@@ -1,4 +1,5 @@
 using Horizon.Cluster;
+using Horizon.SchedulerService;
 using Horizon.ServiceDefaults;
 
 // The scheduler service of the distributed mode: an Orleans client that claims campaigns from the cluster, holds the
@@ -6,7 +7,8 @@ using Horizon.ServiceDefaults;
 // Horizon:ProbePort unless a testbed names one). Its HTTP port serves only /metrics and the health endpoints.
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
-builder.AddHorizonSchedulerClient();
+builder.AddHorizonClusterClient();
+builder.Services.AddHostedService<CampaignWorker>();
 builder.Services.AddHealthChecks().AddCheck<ClusterHealthCheck>("cluster");
 
 var app = builder.Build();

@@ -5,6 +5,7 @@ using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
 using Horizon.Api;
+using Horizon.Desk;
 
 namespace Horizon.Aspire.Tests;
 

@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Horizon.Api;
+using Horizon.Desk;
 
 namespace Horizon.Aspire.Tests;
 

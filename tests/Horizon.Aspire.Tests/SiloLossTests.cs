@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using Horizon.Api;
+using Horizon.Desk;
 
 namespace Horizon.Aspire.Tests;
 

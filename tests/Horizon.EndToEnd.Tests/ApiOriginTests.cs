@@ -3,6 +3,7 @@ using System.Text;
 using Horizon.Api;
 using Horizon.Scheduler;
 using Microsoft.AspNetCore.Builder;
+using Horizon.Desk;
 
 namespace Horizon.EndToEnd.Tests;
 

@@ -6,6 +6,7 @@ using System.Text.Json.Nodes;
 using Horizon.Api;
 using Horizon.Scheduler;
 using Microsoft.AspNetCore.Builder;
+using Horizon.Desk;
 
 namespace Horizon.EndToEnd.Tests;
 

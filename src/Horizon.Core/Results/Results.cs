@@ -22,8 +22,7 @@ public sealed record RoundResult(
     public const string StartMetric = "start_s";
 
     /// <summary>The round's value for a metric: its duration, or a metric the workload reported.</summary>
-    public double? Value(Workloads.Metric metric) =>
-        metric.Name == Workloads.Metric.Duration.Name ? Seconds : Metrics is not null && Metrics.TryGetValue(metric.Name, out var v) ? v : null;
+    public double? Value(Workloads.Metric metric) => RoundValue.Of(metric.Name, Seconds, Metrics);
 }
 
 /// <summary>An experiment with all its rounds and the environment it ran in.</summary>
@@ -67,4 +66,14 @@ public sealed record ExperimentResult(
     }
 
     public ImmutableArray<Conclusion> Conclusions(int minRounds = 5) => DefaultAnalysers.Analyse(new RoundSample(Statistics, FailedCount, minRounds));
+}
+
+/// <summary>
+/// Which value of a round counts for its experiment: the duration the probes measured for "duration", otherwise the
+/// named metric from the round's output. The one place that says so — statistics, stopping and reports all ask here.
+/// </summary>
+public static class RoundValue
+{
+    public static double? Of(string metric, double? seconds, IReadOnlyDictionary<string, double>? metrics) =>
+        metric == Workloads.Metric.Duration.Name ? seconds : metrics is not null && metrics.TryGetValue(metric, out var v) ? v : null;
 }

@@ -9,6 +9,18 @@ public sealed record RoundPolicy(int Min, int Max, double? TargetRelativeHalfWid
 
     public bool IsAdaptive => TargetRelativeHalfWidth is not null;
 
+    /// <summary>Attempts per guest (measured and failed rounds) after which an experiment stops: a broken guest cannot loop forever.</summary>
+    public int AttemptBudget => Max * 2;
+
+    /// <summary>
+    /// Whether an experiment of <paramref name="guests"/> guests has nothing left to run: every guest measured the maximum,
+    /// or the next round index (attempts per guest) reached the attempt budget.
+    /// </summary>
+    public bool IsSpent(int measuredOverGuests, int guests, int nextRound) => measuredOverGuests >= Max * guests || nextRound >= AttemptBudget;
+
+    /// <summary>Whether enough rounds were measured for the experiment to count as completed (the minimum on every guest, in total).</summary>
+    public bool IsMet(int measuredOverGuests, int guests) => measuredOverGuests >= Min * guests;
+
     /// <summary>Decides after a measured round; <paramref name="measured"/> holds successful rounds only.</summary>
     public StopDecision Decide(SampleStatistics? measured, int attempted)
     {
@@ -19,7 +31,7 @@ public sealed record RoundPolicy(int Min, int Max, double? TargetRelativeHalfWid
         }
 
         // Failed rounds count against a budget so a broken guest cannot loop forever.
-        if (attempted >= Max * 2)
+        if (attempted >= AttemptBudget)
         {
             return new StopDecision(true, $"{attempted} rounds attempted, only {n} measured");
         }

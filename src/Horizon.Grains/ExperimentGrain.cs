@@ -4,42 +4,6 @@ using Orleans.Runtime;
 
 namespace Horizon.Grains;
 
-/// <summary>Where grains write results (the embedded SQLite store, or a shared store in the distributed mode).</summary>
-public interface IResultsSink
-{
-    Task Experiment(ExperimentDefinition definition, ExperimentStatus status, string? stopReason, string? note, long createdMs, long? finishedMs);
-
-    Task<bool> Round(RoundRecord round);
-
-    Task Environment(Guid experiment, string json);
-
-    Task RunOrder(string campaign, int sequence, Guid experiment, int firstRound, int rounds);
-}
-
-/// <summary>What reports read back: campaigns, their experiments with every round, and the order rounds ran in.</summary>
-public interface IResultsReader
-{
-    /// <summary>Campaign names, most recently started first.</summary>
-    ImmutableArray<string> Campaigns();
-
-    ImmutableArray<Horizon.Results.ExperimentResult> Experiments(string? campaign);
-
-    ImmutableArray<(int Seq, Guid Experiment, int FirstRound, int Rounds)> RunOrder(string campaign);
-}
-
-public sealed class StoreResultsSink(ResultsStore store) : IResultsSink
-{
-    public Task Experiment(ExperimentDefinition definition, ExperimentStatus status, string? stopReason, string? note, long createdMs, long? finishedMs) =>
-        store.UpsertExperimentAsync(definition, status, stopReason, note, createdMs, finishedMs);
-
-    public Task<bool> Round(RoundRecord round) => store.InsertRoundAsync(round);
-
-    public Task Environment(Guid experiment, string json) => store.SetEnvironmentAsync(experiment, json);
-
-    public Task RunOrder(string campaign, int sequence, Guid experiment, int firstRound, int rounds) =>
-        store.AppendRunOrderAsync(campaign, sequence, experiment, firstRound, rounds);
-}
-
 [GenerateSerializer, Alias("horizon.experiment-state")]
 public sealed class ExperimentState
 {
@@ -54,7 +18,8 @@ public sealed class ExperimentState
 
     [Id(4)] public int Failed { get; set; }
 
-    [Id(5)] public HashSet<string> Recorded { get; set; } = [];
+    /// <summary>Rounds recorded by stores written before round keys were typed ("guest:round"); moved to <see cref="Rounds"/> on activation.</summary>
+    [Id(5)] public HashSet<string> LegacyRecorded { get; set; } = [];
 
     [Id(6)] public string? StopReason { get; set; }
 
@@ -63,16 +28,30 @@ public sealed class ExperimentState
     [Id(8)] public long CreatedUnixMs { get; set; }
 
     [Id(9)] public long? FinishedUnixMs { get; set; }
+
+    /// <summary>Every round recorded (measured or failed), by guest and round index.</summary>
+    [Id(10)] public HashSet<RoundKey> Rounds { get; set; } = [];
 }
 
 public sealed class ExperimentGrain(
-    [PersistentState("experiment", SqliteGrainStorage.Name)] IPersistentState<ExperimentState> state,
+    [PersistentState("experiment", HorizonGrainStorage.Name)] IPersistentState<ExperimentState> state,
     IResultsSink sink,
     TimeProvider time) : Grain, IExperimentGrain
 {
     private Dictionary<int, int>? attempted;
 
     private ExperimentState S => state.State;
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        foreach (var legacy in S.LegacyRecorded)
+        {
+            S.Rounds.Add(RoundKey.Parse(legacy));
+        }
+
+        S.LegacyRecorded.Clear();
+        return Task.CompletedTask;
+    }
 
     public async Task<ExperimentSnapshot> Define(ExperimentDefinition definition)
     {
@@ -92,7 +71,7 @@ public sealed class ExperimentGrain(
                 {
                     for (var r = 0; r < S.NextRound; r++)
                     {
-                        if (!S.Recorded.Contains(Key(g, r)))
+                        if (!S.Rounds.Contains(new RoundKey(g, r)))
                         {
                             await RecordCore(new RoundRecord(S.Definition.Id, g, S.Definition.Guests[g], r, RoundOutcome.Failed, null, null, null, null,
                                 "interrupted: the controller stopped before this round was recorded", time.GetUtcNow().ToUnixTimeMilliseconds()));
@@ -127,7 +106,7 @@ public sealed class ExperimentGrain(
     public async Task ReleaseRounds(int fromRound)
     {
         Require();
-        if (fromRound < S.NextRound && !S.Recorded.Any(k => int.Parse(k[(k.IndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture) >= fromRound))
+        if (fromRound < S.NextRound && !S.Rounds.Any(k => k.Round >= fromRound))
         {
             S.NextRound = fromRound;
             await state.WriteStateAsync();
@@ -146,7 +125,7 @@ public sealed class ExperimentGrain(
     public async Task<RoundDecision> RecordMany(ImmutableArray<RoundRecord> rounds)
     {
         Require();
-        var fresh = rounds.DistinctBy(r => Key(r.GuestIndex, r.Round)).Where(r => !S.Recorded.Contains(Key(r.GuestIndex, r.Round))).ToList();
+        var fresh = rounds.DistinctBy(RoundKey.Of).Where(r => !S.Rounds.Contains(RoundKey.Of(r))).ToList();
 
         // All rows go to the store together (one commit), then the grain counts them and persists its state once.
         await Task.WhenAll(fresh.Select(sink.Round));
@@ -181,8 +160,7 @@ public sealed class ExperimentGrain(
 
     private async Task<bool> RecordCore(RoundRecord round)
     {
-        var key = Key(round.GuestIndex, round.Round);
-        if (S.Recorded.Contains(key))
+        if (S.Rounds.Contains(RoundKey.Of(round)))
         {
             return false;
         }
@@ -195,11 +173,10 @@ public sealed class ExperimentGrain(
 
     private void Count(RoundRecord round)
     {
-        var key = Key(round.GuestIndex, round.Round);
         var counts = Attempted();
-        S.Recorded.Add(key);
+        S.Rounds.Add(RoundKey.Of(round));
         counts[round.GuestIndex] = counts.GetValueOrDefault(round.GuestIndex) + 1;
-        var value = S.Definition!.Metric == "duration" ? round.Seconds : round.Metrics?.GetValueOrDefault(S.Definition.Metric);
+        var value = Results.RoundValue.Of(S.Definition!.Metric, round.Seconds, round.Metrics);
         if (round.Outcome == RoundOutcome.Measured && value is { } seconds)
         {
             if (!S.Measured.TryGetValue(round.GuestIndex, out var list))
@@ -233,10 +210,9 @@ public sealed class ExperimentGrain(
         if (attempted is null)
         {
             attempted = [];
-            foreach (var k in S.Recorded)
+            foreach (var k in S.Rounds)
             {
-                var g = int.Parse(k.AsSpan(0, k.IndexOf(':')), System.Globalization.CultureInfo.InvariantCulture);
-                attempted[g] = attempted.GetValueOrDefault(g) + 1;
+                attempted[k.Guest] = attempted.GetValueOrDefault(k.Guest) + 1;
             }
         }
 
@@ -259,89 +235,4 @@ public sealed class ExperimentGrain(
             throw new InvalidOperationException($"experiment {this.GetPrimaryKey()} was never defined");
         }
     }
-
-    private static string Key(int guest, int round) => $"{guest}:{round}";
-}
-
-[GenerateSerializer, Alias("horizon.campaign-state")]
-public sealed class CampaignState
-{
-    [Id(0)] public string Testbed { get; set; } = "";
-
-    [Id(1)] public Dictionary<string, Guid> Experiments { get; set; } = [];
-
-    [Id(2)] public List<RunOrderEntry> RunOrder { get; set; } = [];
-}
-
-public sealed class CampaignGrain(
-    [PersistentState("campaign", SqliteGrainStorage.Name)] IPersistentState<CampaignState> state,
-    IResultsSink sink) : Grain, ICampaignGrain
-{
-    public async Task<ImmutableDictionary<string, Guid>> Plan(string testbed, ImmutableArray<string> experimentKeys)
-    {
-        state.State.Testbed = testbed;
-        foreach (var key in experimentKeys)
-        {
-            if (!state.State.Experiments.ContainsKey(key))
-            {
-                state.State.Experiments[key] = Guid.NewGuid();
-            }
-        }
-
-        await state.WriteStateAsync();
-        return experimentKeys.ToImmutableDictionary(k => k, k => state.State.Experiments[k]);
-    }
-
-    public async Task<int> AppendRunOrder(Guid experiment, int firstRound, int rounds)
-    {
-        var seq = state.State.RunOrder.Count;
-        state.State.RunOrder.Add(new RunOrderEntry(seq, experiment, firstRound, rounds));
-        await sink.RunOrder(this.GetPrimaryKeyString(), seq, experiment, firstRound, rounds);
-        await state.WriteStateAsync();
-        return seq;
-    }
-
-    public Task<ImmutableArray<RunOrderEntry>> RunOrder() => Task.FromResult(state.State.RunOrder.ToImmutableArray());
-}
-
-[GenerateSerializer, Alias("horizon.host-state")]
-public sealed class HostState
-{
-    [Id(0)] public HostDescription? Description { get; set; }
-}
-
-public sealed class HostGrain([PersistentState("host", SqliteGrainStorage.Name)] IPersistentState<HostState> state) : Grain, IHostGrain
-{
-    public async Task Describe(HostDescription description)
-    {
-        state.State.Description = description;
-        await state.WriteStateAsync();
-    }
-
-    public Task<HostDescription?> Get() => Task.FromResult(state.State.Description);
-}
-
-[GenerateSerializer, Alias("horizon.guest-state")]
-public sealed class GuestState
-{
-    [Id(0)] public GuestStatus Status { get; set; }
-
-    [Id(1)] public string? Detail { get; set; }
-
-    [Id(2)] public long ChangedUnixMs { get; set; }
-}
-
-public sealed class GuestGrain(
-    [PersistentState("guest", SqliteGrainStorage.Name)] IPersistentState<GuestState> state,
-    TimeProvider time) : Grain, IGuestGrain
-{
-    public async Task SetStatus(GuestStatus status, string? detail)
-    {
-        state.State.Status = status;
-        state.State.Detail = detail;
-        state.State.ChangedUnixMs = time.GetUtcNow().ToUnixTimeMilliseconds();
-        await state.WriteStateAsync();
-    }
-
-    public Task<GuestInfo> Get() => Task.FromResult(new GuestInfo(this.GetPrimaryKeyString(), state.State.Status, state.State.Detail, state.State.ChangedUnixMs));
 }

@@ -1,6 +1,6 @@
 using Horizon.Grains;
 
-namespace Horizon.Api;
+namespace Horizon.Desk;
 
 /// <summary>
 /// Where the API hands campaigns over and reads their progress: the embedded controller's in-process queue, or, in the

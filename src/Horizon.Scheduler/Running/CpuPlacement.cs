@@ -1,32 +1,29 @@
 using Horizon.Config;
 using Horizon.Scheduler.Platforms;
 
-namespace Horizon.Scheduler;
+namespace Horizon.Scheduler.Running;
 
-public sealed partial class CampaignRunner
+/// <summary>
+/// An experiment's CPU placement: per guest the affinity the round script runs under (native guests; null where the
+/// platform holds the placement), what each guest's platform was asked for and read back, and each host's control CPUs.
+/// </summary>
+internal sealed record PlacementResult(IReadOnlyList<string?> Affinity, IReadOnlyList<object?> Guests, IReadOnlyDictionary<string, object?> HostControl)
 {
-    private readonly Dictionary<string, IGuestTransport> hostSessions = [];
+    public static PlacementResult None { get; } = new([], [], new Dictionary<string, object?>());
+}
+
+/// <summary>Applies CPU schemes through the platform adapters and reads them back; host topologies are discovered once.</summary>
+internal sealed class CpuPlacement(Testbed testbed, GuestSessions sessions)
+{
     private readonly Dictionary<string, HostTopology> topologies = [];
-
-    private IGuestTransport HostSession(TestHost host)
-    {
-        lock (hostSessions)
-        {
-            if (!hostSessions.TryGetValue(host.Name, out var session))
-            {
-                hostSessions[host.Name] = session = Transports.For(host.Name, host.Transport);
-            }
-
-            return session;
-        }
-    }
 
     /// <summary>
     /// Applies the experiment's CPU scheme on every host its guests run on, through each platform's adapter, and reads
     /// the placement back; a difference stops the experiment before it runs. Returns, per guest, the affinity to give
-    /// the workload's processes inside the guest (native guests; null elsewhere — the platform holds the placement).
+    /// the workload's processes inside the guest (native guests; null elsewhere — the platform holds the placement), and
+    /// what was planned and read back, for the experiment's recorded environment.
     /// </summary>
-    private async Task<IReadOnlyList<string?>> PlaceAsync(ExperimentRun run, CancellationToken ct)
+    public async Task<PlacementResult> PlaceAsync(ExperimentRun run, CancellationToken ct)
     {
         var affinity = new string?[run.Guests.Length];
         var placement = new object?[run.Guests.Length];
@@ -41,14 +38,14 @@ public sealed partial class CampaignRunner
             {
                 // Native guests are their host: the topology comes from where the workload runs.
                 var transport = members.All(m => m.Guest.Platform == Platform.Native) && host.Transport.Kind == TransportKind.Local
-                    ? run.Transport(members[0].Index) : HostSession(host);
+                    ? run.Transport(members[0].Index) : sessions.Host(host);
                 var platformView = members.Select(m => PlatformAdapter.For(m.Guest.Platform)).FirstOrDefault(a => a is not null);
-                topologies[host.Name] = topology = (platformView is null ? null : await platformView.DiscoverTopologyAsync(HostSession(host), ct))
+                topologies[host.Name] = topology = (platformView is null ? null : await platformView.DiscoverTopologyAsync(sessions.Host(host), ct))
                     ?? await HostTopology.DiscoverAsync(transport, ct);
             }
 
             var plan = CpuPlanner.Plan(run.Plan.Scheme, [.. members.Select(m => m.Guest)], topology, host.ControlCpus, host.Name);
-            var context = needsHost ? new HostContext(host, HostSession(host), topology) : null;
+            var context = needsHost ? new HostContext(host, sessions.Host(host), topology) : null;
             for (var j = 0; j < members.Count; j++)
             {
                 var (guest, index) = members[j];
@@ -102,8 +99,6 @@ public sealed partial class CampaignRunner
             hostControl.TryAdd(host.Name, new { topology = topology.Describe(), control = plan.HostControl });
         }
 
-        run.Placement = placement;
-        run.HostControl = hostControl;
-        return affinity;
+        return new PlacementResult(affinity, placement, hostControl);
     }
 }

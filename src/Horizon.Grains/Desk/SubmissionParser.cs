@@ -1,6 +1,6 @@
 using Horizon.Config;
 
-namespace Horizon.Api;
+namespace Horizon.Desk;
 
 /// <summary>Turns a submission's texts into a runnable campaign (the API checks it; the distributed scheduler parses it again).</summary>
 public static class SubmissionParser

@@ -1,11 +1,13 @@
 using System.Collections.Immutable;
-using Horizon.Api;
+using Horizon.Cluster;
 using Horizon.Config;
+using Horizon.Desk;
+using Horizon.Scheduler;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
-namespace Horizon.Cluster;
+namespace Horizon.SchedulerService;
 
 /// <summary>
 /// The scheduler service's loop: claim a campaign from the cluster's desk, run it here (SSH sessions to the guests, the
@@ -59,7 +61,7 @@ public sealed class CampaignWorker(IGrainFactory grains, IConfiguration configur
 
         logger.LogInformation("running campaign {Campaign}{Resumed}", s.Name, ticket.Resumed ? " (resumed)" : "");
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-        var run = CampaignQueue.ExecuteAsync(grains, s, probePort, cts.Token);
+        var run = CampaignExecution.ExecuteAsync(grains, s, probePort, cts.Token);
         var (measured, failed, lines, undelivered) = (0, 0, 0, 0);
         while (true)
         {
