@@ -1,6 +1,6 @@
 using System.ComponentModel;
 using System.Globalization;
-using Horizon.Scheduler.Lab;
+using Horizon.Lab;
 using Horizon.Workloads;
 using Spectre.Console;
 using Spectre.Console.Cli;

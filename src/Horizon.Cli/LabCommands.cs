@@ -1,5 +1,5 @@
 using System.ComponentModel;
-using Horizon.Scheduler.Lab;
+using Horizon.Lab;
 using Spectre.Console;
 using Spectre.Console.Cli;
 

@@ -1,4 +1,4 @@
-using Horizon.Scheduler.Lab;
+using Horizon.Lab;
 using Horizon.Workloads;
 
 namespace Horizon.EndToEnd.Tests;

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using Horizon.Config;
-using Horizon.Scheduler.Lab;
+using Horizon.Lab;
 using Horizon.Workloads;
 
 namespace Horizon.EndToEnd.Tests;

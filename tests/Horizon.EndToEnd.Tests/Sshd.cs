@@ -47,7 +47,7 @@ public sealed class Sshd : IAsyncDisposable
         File.Copy(Path.Combine(dir, "client_ed25519.pub"), Path.Combine(dir, "authorized_keys"));
         var fingerprint = (await Run("ssh-keygen", "-lf", Path.Combine(dir, "host_ed25519.pub"))).Split(' ')[1];
         var port = FreePort();
-        await File.WriteAllTextAsync(Path.Combine(dir, "sshd_config"), Scheduler.Lab.LabManager.SshdConfig(
+        await File.WriteAllTextAsync(Path.Combine(dir, "sshd_config"), Horizon.Lab.GuestRoots.SshdConfig(
             "127.0.0.1", port, $"{dir}/host_ed25519", $"{dir}/sshd.pid", $"{dir}/authorized_keys"));
         var start = new ProcessStartInfo("unshare") { UseShellExecute = false, RedirectStandardError = true };
         foreach (var a in new[] { "--mount", "--propagation", "private", "sh", "-c", $"mount --bind {dir}/empty /root && exec /usr/sbin/sshd -D -f {dir}/sshd_config -E {dir}/sshd.log" })

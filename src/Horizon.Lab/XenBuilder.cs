@@ -1,12 +1,13 @@
-namespace Horizon.Scheduler.Lab;
+using Horizon.Config;
+namespace Horizon.Lab;
 
 /// <summary>The lab's nested Xen host: Xen 4.17 under QEMU (TCG), a PV dom0 reached over SSH, PV domUs on its bridge.</summary>
-public sealed partial class LabManager
+internal static class XenBuilder
 {
     /// <summary>The platform recorded for the Xen host's dom0 machine (a host, not a guest).</summary>
-    public const string XenDom0 = "xen-dom0";
+    public const string Dom0 = "xen-dom0";
 
-    public const string XenHostName = "xen1";
+    public const string HostName = "xen1";
 
     /// <summary>dom0 without systemd: Xen's modules and daemons, a bridge for the guests, sshd, then the guests.</summary>
     private const string Dom0Init = """
@@ -40,22 +41,22 @@ public sealed partial class LabManager
     /// boot under nested emulation sometimes lost the second one. A create that fails or whose domU does not answer is
     /// destroyed and tried again (3 attempts); the error then carries xl's output and the domU's console tail.
     /// </summary>
-    private static async Task CreateDomUsAsync(LabState state, LabMachine dom0, string clientKey, Action<string>? log, CancellationToken ct)
+    public static async Task CreateDomUsAsync(LabSession lab, LabMachine dom0, CancellationToken ct)
     {
-        var ssh = $"ssh -i {clientKey} -p {dom0.SshPort} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o ConnectTimeout=20 root@127.0.0.1";
-        foreach (var domu in state.Machines.Where(m => m.Platform == "xen" && m.Host == dom0.Name).ToList())
+        var ssh = $"ssh -i {lab.ClientKey} -p {dom0.SshPort} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o ConnectTimeout=20 root@127.0.0.1";
+        foreach (var domu in lab.State.Machines.Where(m => m.Platform == Names.Of(Platform.Xen) && m.Host == dom0.Name).ToList())
         {
             var name = domu.Name[(dom0.Name.Length + 1)..];
             for (var attempt = 1; ; attempt++)
             {
                 var started = DateTime.UtcNow;
-                var (code, output, _) = await Run($"timeout 180 {ssh} 'xl create /etc/xen/horizon/{name}.cfg' 2>&1", ct);
+                var (code, output, _) = await Shell.Run($"timeout 180 {ssh} 'xl create /etc/xen/horizon/{name}.cfg' 2>&1", ct);
                 if (code == 0)
                 {
                     try
                     {
-                        await WaitForSsh(domu, ct);
-                        log?.Invoke($"lab {state.Name}: {domu.Name} created and answering in {(DateTime.UtcNow - started).TotalSeconds:F0} s (attempt {attempt})");
+                        await LabNetwork.WaitForSshAsync(domu, ct);
+                        lab.Log($"{domu.Name} created and answering in {(DateTime.UtcNow - started).TotalSeconds:F0} s (attempt {attempt})");
                         break;
                     }
                     catch (InvalidOperationException e)
@@ -64,13 +65,13 @@ public sealed partial class LabManager
                     }
                 }
 
-                var (_, console, _) = await Run($"timeout 60 {ssh} 'tail -n 15 /var/log/xen/console/guest-{name}.log; xl destroy {name}' 2>&1", ct);
+                var (_, console, _) = await Shell.Run($"timeout 60 {ssh} 'tail -n 15 /var/log/xen/console/guest-{name}.log; xl destroy {name}' 2>&1", ct);
                 if (attempt == 3)
                 {
                     throw new InvalidOperationException($"{domu.Name}: `xl create` failed 3 times; last: {output.Trim()}\nconsole:\n{console.Trim()}");
                 }
 
-                log?.Invoke($"lab {state.Name}: {domu.Name} not up (attempt {attempt}: {output.Trim()}); destroyed, trying again");
+                lab.Log($"{domu.Name} not up (attempt {attempt}: {output.Trim()}); destroyed, trying again");
             }
         }
     }
@@ -82,8 +83,9 @@ public sealed partial class LabManager
     /// </summary>
     private const string XenCpu = "max,-xsave,-xsaveopt,-xsavec,-xsaves,-xgetbv1,-avx,-avx2,-vaes,-vpclmulqdq,-fma,-f16c,-avx512f";
 
-    private async Task StartXenAsync(LabSpec spec, LabState state, string dir, Action<string>? log, CancellationToken ct)
+    public static async Task StartAsync(LabSession lab, CancellationToken ct)
     {
+        var spec = lab.Spec;
         var rootfsCache = spec.Rootfs ?? throw new InvalidOperationException("the Xen host's domUs need the lab's root filesystem: scripts/build-rootfs.sh");
         var kernel = spec.VmKernel ?? throw new InvalidOperationException("the Xen host needs the lab's VM kernel: scripts/build-vm.sh");
         var xen = spec.XenImage ?? throw new InvalidOperationException("the Xen host needs its image: scripts/build-xen.sh");
@@ -98,16 +100,16 @@ public sealed partial class LabManager
         }
 
         var hostNs = spec.Namespace("host1");
-        var vmDir = Path.Combine(dir, "xen", XenHostName);
+        var vmDir = Path.Combine(lab.Directory, "xen", HostName);
         System.IO.Directory.CreateDirectory(vmDir);
         var dom0Address = spec.Address(200);
-        log?.Invoke($"lab {spec.Name}: {XenHostName} ({dom0Address}), Xen 4.17 nested in QEMU (TCG) on host1, dom0 + {spec.XenGuests} PV domU(s)");
+        lab.Log($"{HostName} ({dom0Address}), Xen 4.17 nested in QEMU (TCG) on host1, dom0 + {spec.XenGuests} PV domU(s)");
 
         // dom0's disk: the Xen image's root with this lab's keys, its init, and one config per domU.
         var staging = Path.Combine(vmDir, "dom0");
-        var dom0Fingerprint = await GuestRootAsync(Path.Combine(xen, "dom0"), staging, dir, ct);
+        var dom0Fingerprint = await GuestRoots.CopyAsync(Path.Combine(xen, "dom0"), staging, lab.Directory, ct);
         await File.WriteAllTextAsync($"{staging}/horizon-vm-init", Dom0Init, ct);
-        await Must($"chmod +x {staging}/horizon-vm-init", ct);
+        await Shell.Must($"chmod +x {staging}/horizon-vm-init", ct);
         System.IO.Directory.CreateDirectory($"{staging}/etc/xen/horizon");
         var disks = new List<string>();
         var domus = new List<(string Name, string Address, string Fingerprint)>();
@@ -120,7 +122,7 @@ public sealed partial class LabManager
                 type = "pv"
                 kernel = "/horizon/domu/vmlinuz"
                 ramdisk = "/horizon/domu/initrd.img"
-                extra = "console=hvc0 root=/dev/xvda rw net.ifnames=0 quiet hz_ip={address}/24 hz_name={XenHostName}-{domu}"
+                extra = "console=hvc0 root=/dev/xvda rw net.ifnames=0 quiet hz_ip={address}/24 hz_name={HostName}-{domu}"
                 memory = 512
                 vcpus = 1
                 vif = [ "bridge=xenbr0,mac=00:16:3e:{spec.Subnet & 0xff:x2}:{k:x2}:01" ]
@@ -130,36 +132,36 @@ public sealed partial class LabManager
 
             // The domU's own disk (vdb, vdc, … in dom0): a copy of the lab's rootfs with its keys and the VMs' init.
             var domuStaging = Path.Combine(vmDir, domu);
-            var fingerprint = await GuestRootAsync(rootfsCache, domuStaging, dir, ct);
-            await File.WriteAllTextAsync($"{domuStaging}/horizon-vm-init", VmInit, ct);
-            await Must($"chmod +x {domuStaging}/horizon-vm-init", ct);
+            var fingerprint = await GuestRoots.CopyAsync(rootfsCache, domuStaging, lab.Directory, ct);
+            await File.WriteAllTextAsync($"{domuStaging}/horizon-vm-init", QemuBuilder.VmInit, ct);
+            await Shell.Must($"chmod +x {domuStaging}/horizon-vm-init", ct);
             var disk = Path.Combine(vmDir, $"{domu}.ext4");
-            await Must($"mkfs.ext4 -q -d {domuStaging} {disk} 3G && rm -rf {domuStaging}", ct);
+            await Shell.Must($"mkfs.ext4 -q -d {domuStaging} {disk} 3G && rm -rf {domuStaging}", ct);
             disks.Add(disk);
             domus.Add((domu, address, fingerprint));
         }
 
         var dom0Disk = Path.Combine(vmDir, "dom0.ext4");
-        await Must($"mkfs.ext4 -q -d {staging} {dom0Disk} 4G && rm -rf {staging}", ct);
+        await Shell.Must($"mkfs.ext4 -q -d {staging} {dom0Disk} 4G && rm -rf {staging}", ct);
         var tap = $"hz{spec.Subnet}xen";
-        await Must($"ip netns exec {hostNs} ip tuntap add {tap} mode tap && ip netns exec {hostNs} ip link set {tap} master br0 up", ct);
+        await Shell.Must($"ip netns exec {hostNs} ip tuntap add {tap} mode tap && ip netns exec {hostNs} ip link set {tap} master br0 up", ct);
         // smap=0: without it dom0 faults at once under TCG (FACTS); sched=credit: the study's scheduler (4.17 defaults to credit2).
         var drives = string.Concat(new[] { dom0Disk }.Concat(disks).Select(d => $" -drive file={d},if=virtio,format=raw,cache=unsafe"));
-        await StartQemuProcessAsync(state, hostNs, vmDir, dom0Disk, $"{XenHostName} qemu (Xen)",
-            $"-name {XenHostName} -smp 2 -m 3072 -no-reboot " +
+        await QemuBuilder.StartProcessAsync(lab, hostNs, vmDir, dom0Disk, $"{HostName} qemu (Xen)",
+            $"-name {HostName} -smp 2 -m 3072 -no-reboot " +
             $"-kernel {xen}/xen -append 'console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=2 noreboot sched=credit smap=0' " +
-            $"-initrd '{kernel}/vmlinuz root=/dev/vda rw console=hvc0 net.ifnames=0 hz_ip={dom0Address}/24 hz_name={XenHostName},{kernel}/initrd.img'" +
+            $"-initrd '{kernel}/vmlinuz root=/dev/vda rw console=hvc0 net.ifnames=0 hz_ip={dom0Address}/24 hz_name={HostName},{kernel}/initrd.img'" +
             $"{drives} -netdev tap,id=n0,ifname={tap},script=no,downscript=no -device virtio-net-pci,netdev=n0,mac=52:54:00:{spec.Subnet & 0xff:x2}:ee:01", ct,
             cpu: XenCpu);
-        var port = Forward(state, XenHostName, hostNs, dom0Address);
-        state.Machines.Add(new LabMachine(XenHostName, hostNs, dom0Address, port, dom0Fingerprint, false, XenDom0));
+        var port = LabNetwork.SshForwarder(lab, HostName, hostNs, dom0Address);
+        lab.State.Machines.Add(new LabMachine(HostName, hostNs, dom0Address, port, dom0Fingerprint, false, Dom0));
         foreach (var (domu, address, fingerprint) in domus)
         {
-            var name = $"{XenHostName}-{domu}";
-            var domuPort = Forward(state, name, hostNs, address);
-            state.Machines.Add(new LabMachine(name, hostNs, address, domuPort, fingerprint, false, "xen", XenHostName));
+            var name = $"{HostName}-{domu}";
+            var domuPort = LabNetwork.SshForwarder(lab, name, hostNs, address);
+            lab.State.Machines.Add(new LabMachine(name, hostNs, address, domuPort, fingerprint, false, Names.Of(Platform.Xen), HostName));
         }
 
-        Save(state);
+        lab.Save();
     }
 }

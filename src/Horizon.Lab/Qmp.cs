@@ -2,7 +2,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 
-namespace Horizon.Scheduler.Lab;
+namespace Horizon.Lab;
 
 /// <summary>The few QMP (QEMU Machine Protocol) exchanges the lab needs, over the VM's unix socket.</summary>
 public static class Qmp

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Horizon.Workloads;
 
-namespace Horizon.Scheduler.Lab;
+namespace Horizon.Lab;
 
 /// <summary>
 /// A traffic source and sink on this machine with nothing in between: two network namespaces joined by a veth pair,
@@ -122,7 +122,7 @@ public sealed class GeneratorPair : IAsyncDisposable
         }
     }
 
-    private static Task Must(string command, CancellationToken ct) => LabManager.Must(command, ct);
+    private static Task Must(string command, CancellationToken ct) => Shell.Must(command, ct);
 
-    private static Task<(int Code, string Output, string Error)> Run(string command, CancellationToken ct) => LabManager.Run(command, ct);
+    private static Task<(int Code, string Output, string Error)> Run(string command, CancellationToken ct) => Shell.Run(command, ct);
 }

@@ -1,0 +1,20 @@
+namespace Horizon.Lab;
+
+/// <summary>What a lab is made of.</summary>
+public sealed record LabSpec(string Name = "hz", int Hosts = 1, bool Peer = true, int Subnet = 77, int LxcGuests = 0, string? Rootfs = null, int QemuGuests = 0, string? VmKernel = null)
+{
+    /// <summary>A nested Xen host (Xen 4.17 under QEMU, dom0 over SSH) with this many PV domUs; 0 = none.</summary>
+    public int XenGuests { get; init; }
+
+    /// <summary>The dom0 image and hypervisor built by scripts/build-xen.sh.</summary>
+    public string? XenImage { get; init; }
+
+    /// <summary>Gives every guest a forwarding path: a link from a traffic source and a link to a sink (the forward workload).</summary>
+    public bool Forward { get; init; }
+
+    public string Namespace(string role) => $"hz-{Name}-{role}";
+
+    public string Address(int index) => $"10.{Subnet}.0.{index}";
+
+    public string ControllerAddress => Address(1);
+}
