@@ -2,14 +2,15 @@ using System.Collections.Concurrent;
 using System.Collections.Immutable;
 using System.ComponentModel;
 using System.Diagnostics;
-using System.Net;
 using System.Net.Sockets;
+using System.Net;
 using Horizon.Grains;
 using Horizon.Probes;
+using Horizon.Results;
 using Horizon.Scheduler;
 using Horizon.Timing;
-using Spectre.Console;
 using Spectre.Console.Cli;
+using Spectre.Console;
 
 namespace Horizon.Cli;
 
@@ -183,7 +184,7 @@ public sealed class BenchScaleCommand : AsyncCommand<BenchScaleCommand.Settings>
 
     private static (RoundRecord Record, long? End) Convert(Guid experiment, RoundTiming t) =>
         (new RoundRecord(experiment, (int)t.Guest, $"g{t.Guest}", (int)t.Round,
-            t.Status == RoundTimingStatus.Measured ? RoundOutcome.Measured : RoundOutcome.Failed, t.Seconds, null, null, 0, t.Reason,
+            t.Status == RoundOutcome.Measured ? RoundOutcome.Measured : RoundOutcome.Failed, t.Seconds, null, null, 0, t.Reason,
             DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()), t.EndArrivalNs);
 
     private static string Ms(double ms) => double.IsNaN(ms) ? "—" : ms < 10 ? $"{ms:0.00} ms" : $"{ms:0} ms";

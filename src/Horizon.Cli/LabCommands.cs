@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using Horizon.Config;
 using Horizon.Lab;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -73,7 +74,7 @@ public sealed class LabUpCommand : AsyncCommand<LabUpCommand.Settings>
             AnsiConsole.MarkupLine($"  horizon run -t {Markup.Escape(state.TestbedFile!)}");
             return 0;
         }
-        catch (InvalidOperationException e)
+        catch (TestbedException e)
         {
             return Render.Error(e.Message);
         }

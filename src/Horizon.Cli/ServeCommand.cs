@@ -1,10 +1,10 @@
 using System.ComponentModel;
 using System.Net;
 using Horizon.Api;
+using Horizon.Desk;
 using Horizon.Scheduler;
 using Spectre.Console;
 using Spectre.Console.Cli;
-using Horizon.Desk;
 
 namespace Horizon.Cli;
 

@@ -38,7 +38,7 @@ public sealed class TestbedCheckCommand : AsyncCommand<CampaignSettings>
                     }
                 }
             }
-            catch (Exception e) when (e is InvalidOperationException or NotSupportedException or IOException)
+            catch (Exception e) when (e is TestbedException or IOException)
             {
                 problems++;
                 AnsiConsole.MarkupLine($"  [red]unreachable[/] {Markup.Escape(guest.Name)}: {Markup.Escape(e.Message)}");

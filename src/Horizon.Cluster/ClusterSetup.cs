@@ -1,3 +1,4 @@
+using Horizon.Desk;
 using Horizon.Grains;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -5,7 +6,6 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Orleans.Configuration;
 using StackExchange.Redis;
-using Horizon.Desk;
 
 namespace Horizon.Cluster;
 

@@ -1,5 +1,5 @@
-using Horizon.Grains;
 using Horizon.Desk;
+using Horizon.Grains;
 
 namespace Horizon.Cluster;
 

@@ -1,7 +1,7 @@
 using System.Collections.Immutable;
+using Horizon.Desk;
 using Horizon.Grains;
 using Orleans.Runtime;
-using Horizon.Desk;
 
 namespace Horizon.Cluster;
 

@@ -1,7 +1,7 @@
 using Horizon.Api;
 using Horizon.Cluster;
-using Horizon.ServiceDefaults;
 using Horizon.Desk;
+using Horizon.ServiceDefaults;
 
 // A controller silo of the distributed mode: hosts the grains (state and results in Redis) and the HTTP API that
 // `horizon run --controller URL` submits to. Run two or more: any of them answers, and a campaign survives one's death.

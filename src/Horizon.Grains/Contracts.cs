@@ -1,12 +1,7 @@
 using System.Collections.Immutable;
+using Horizon.Results;
 
 namespace Horizon.Grains;
-
-public enum RoundOutcome
-{
-    Measured,
-    Failed,
-}
 
 public enum ExperimentStatus
 {

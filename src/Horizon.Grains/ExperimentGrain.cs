@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Horizon.Results;
 using Horizon.Statistics;
 using Orleans.Runtime;
 

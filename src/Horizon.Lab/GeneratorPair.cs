@@ -66,7 +66,7 @@ public sealed class GeneratorPair : IAsyncDisposable
     public async Task<string> RunAsync(string request, CancellationToken ct = default)
     {
         var (code, output, error) = await Run($"{Generator} run {request.Split(' ')[0]} src_ns={SourceNetns} sink_ns={SinkNetns} {string.Join(' ', request.Split(' ').Skip(1))}", ct);
-        return code == 0 ? output : throw new InvalidOperationException($"fwdgen failed ({code}): {output}{error}");
+        return code == 0 ? output : throw new LabException($"fwdgen failed ({code}): {output}{error}");
     }
 
     /// <summary>iperf3 over the same link as fast as it can (-b 0): frames/s sent and received, or null without iperf3.</summary>
@@ -85,7 +85,7 @@ public sealed class GeneratorPair : IAsyncDisposable
             var (code, output, error) = await Run($"ip netns exec {SourceNetns} iperf3 -c {SinkAddress} -p 5299 -u -b 0 -l {payload} -t {seconds} -J", ct);
             if (code != 0)
             {
-                throw new InvalidOperationException($"iperf3 failed: {error}{output}");
+                throw new LabException($"iperf3 failed: {error}{output}");
             }
 
             using var doc = System.Text.Json.JsonDocument.Parse(output);

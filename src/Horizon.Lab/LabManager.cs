@@ -25,14 +25,14 @@ public sealed class LabManager(string directory)
     {
         if (Read(spec.Name) is not null)
         {
-            throw new InvalidOperationException($"lab '{spec.Name}' is already up ({files.PathOf(spec.Name)}); run `horizon lab down --name {spec.Name}` first");
+            throw new LabException($"lab '{spec.Name}' is already up ({files.PathOf(spec.Name)}); run `horizon lab down --name {spec.Name}` first");
         }
 
         foreach (var tool in new[] { "ip", "socat", "/usr/sbin/sshd", "ssh-keygen", "unshare" })
         {
             if (await Shell.Sh($"command -v {tool}", ct) != 0)
             {
-                throw new InvalidOperationException($"the lab needs {tool}: apt-get install {(tool.Contains("sshd") || tool == "ssh-keygen" ? "openssh-server" : tool == "socat" ? "socat" : "iproute2")}");
+                throw new LabException($"the lab needs {tool}: apt-get install {(tool.Contains("sshd") || tool == "ssh-keygen" ? "openssh-server" : tool == "socat" ? "socat" : "iproute2")}");
             }
         }
 
@@ -128,17 +128,17 @@ public sealed class LabManager(string directory)
     {
         if (!spec.Peer)
         {
-            throw new InvalidOperationException("--forward needs the network peer (it runs the traffic source and sink): leave out --no-peer");
+            throw new LabException("--forward needs the network peer (it runs the traffic source and sink): leave out --no-peer");
         }
 
         if (spec.Subnet > 252)
         {
-            throw new InvalidOperationException("--forward uses the subnets 10.(S+1..S+3).0.0/16: pick --subnet 252 or lower");
+            throw new LabException("--forward uses the subnets 10.(S+1..S+3).0.0/16: pick --subnet 252 or lower");
         }
 
         var paths = spec.Hosts * (1 + spec.LxcGuests + spec.QemuGuests);
         return paths <= 250 ? paths
-            : throw new InvalidOperationException($"--forward gives each guest its own links; {paths} guests is more than the 250 the addressing allows");
+            : throw new LabException($"--forward gives each guest its own links; {paths} guests is more than the 250 the addressing allows");
     }
 
     /// <summary>Removes everything the lab's state file records; safe to run twice and after a crash.</summary>

@@ -12,7 +12,7 @@ internal static class LabNetwork
     {
         if (File.Exists($"/run/netns/{ns}"))
         {
-            throw new InvalidOperationException($"network namespace {ns} already exists (another lab of this name?); remove it or pick another --name");
+            throw new LabException($"network namespace {ns} already exists (another lab of this name?); remove it or pick another --name");
         }
 
         lab.State.Namespaces.Add(ns);
@@ -44,7 +44,7 @@ internal static class LabNetwork
             await Task.Delay(100, ct);
         }
 
-        throw new InvalidOperationException($"sshd of {m.Name} ({m.Address}) did not answer");
+        throw new LabException($"sshd of {m.Name} ({m.Address}) did not answer");
     }
 
     public static string Veth(LabSpec spec, int host, int index) => $"hz{spec.Subnet}l{host}x{index}";

@@ -8,15 +8,15 @@ internal static class LxcBuilder
     public static async Task StartAsync(LabSession lab, int host, int index, CancellationToken ct)
     {
         var spec = lab.Spec;
-        var rootfsCache = spec.Rootfs ?? throw new InvalidOperationException("LXC guests need the lab's root filesystem: scripts/build-rootfs.sh builds it (.cache/rootfs/bookworm)");
+        var rootfsCache = spec.Rootfs ?? throw new LabException("LXC guests need the lab's root filesystem: scripts/build-rootfs.sh builds it (.cache/rootfs/bookworm)");
         if (!File.Exists(Path.Combine(rootfsCache, ".horizon-rootfs")))
         {
-            throw new InvalidOperationException($"no root filesystem at {rootfsCache}: run scripts/build-rootfs.sh");
+            throw new LabException($"no root filesystem at {rootfsCache}: run scripts/build-rootfs.sh");
         }
 
         if (await Shell.Sh("command -v lxc-start", ct) != 0)
         {
-            throw new InvalidOperationException("LXC guests need LXC: apt-get install lxc");
+            throw new LabException("LXC guests need LXC: apt-get install lxc");
         }
 
         var name = $"host{host}-lxc{index}";

@@ -13,16 +13,16 @@ internal static class QemuBuilder
     public static async Task StartAsync(LabSession lab, int host, int index, CancellationToken ct)
     {
         var spec = lab.Spec;
-        var rootfsCache = spec.Rootfs ?? throw new InvalidOperationException("QEMU guests need the lab's root filesystem: scripts/build-rootfs.sh");
-        var kernel = spec.VmKernel ?? throw new InvalidOperationException("QEMU guests need the lab's VM kernel: scripts/build-vm.sh");
+        var rootfsCache = spec.Rootfs ?? throw new LabException("QEMU guests need the lab's root filesystem: scripts/build-rootfs.sh");
+        var kernel = spec.VmKernel ?? throw new LabException("QEMU guests need the lab's VM kernel: scripts/build-vm.sh");
         if (!File.Exists(Path.Combine(rootfsCache, ".horizon-rootfs")) || !File.Exists(Path.Combine(kernel, ".horizon-vm")))
         {
-            throw new InvalidOperationException($"QEMU guests need {rootfsCache} and {kernel}: run scripts/build-rootfs.sh and scripts/build-vm.sh");
+            throw new LabException($"QEMU guests need {rootfsCache} and {kernel}: run scripts/build-rootfs.sh and scripts/build-vm.sh");
         }
 
         if (await Shell.Sh("command -v qemu-system-x86_64 && command -v mkfs.ext4", ct) != 0)
         {
-            throw new InvalidOperationException("QEMU guests need qemu-system-x86_64 and mkfs.ext4: apt-get install qemu-system-x86 e2fsprogs");
+            throw new LabException("QEMU guests need qemu-system-x86_64 and mkfs.ext4: apt-get install qemu-system-x86 e2fsprogs");
         }
 
         var name = $"host{host}-qemu{index}";

@@ -40,7 +40,7 @@ public static class Qmp
             using var doc = JsonDocument.Parse(line);
             if (doc.RootElement.TryGetProperty("error", out var error))
             {
-                throw new InvalidOperationException($"QMP: {error}");
+                throw new LabException($"QMP: {error}");
             }
 
             if (doc.RootElement.TryGetProperty("return", out _))

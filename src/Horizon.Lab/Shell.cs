@@ -26,7 +26,7 @@ internal static class Shell
         var (code, _, error) = await Run(command, ct);
         if (code != 0)
         {
-            throw new InvalidOperationException($"lab: `{command}` failed: {error.Trim()}");
+            throw new LabException($"lab: `{command}` failed: {error.Trim()}");
         }
     }
 
@@ -35,7 +35,7 @@ internal static class Shell
     public static async Task<string> Output(string command, CancellationToken ct)
     {
         var (code, output, error) = await Run(command, ct);
-        return code == 0 ? output : throw new InvalidOperationException($"lab: `{command}` failed: {error.Trim()}");
+        return code == 0 ? output : throw new LabException($"lab: `{command}` failed: {error.Trim()}");
     }
 
     /// <summary>Starts a long-lived process in its own session (it outlives this command); returns its pid.</summary>

@@ -59,7 +59,7 @@ internal static class XenBuilder
                         lab.Log($"{domu.Name} created and answering in {(DateTime.UtcNow - started).TotalSeconds:F0} s (attempt {attempt})");
                         break;
                     }
-                    catch (InvalidOperationException e)
+                    catch (LabException e)
                     {
                         output = e.Message;
                     }
@@ -68,7 +68,7 @@ internal static class XenBuilder
                 var (_, console, _) = await Shell.Run($"timeout 60 {ssh} 'tail -n 15 /var/log/xen/console/guest-{name}.log; xl destroy {name}' 2>&1", ct);
                 if (attempt == 3)
                 {
-                    throw new InvalidOperationException($"{domu.Name}: `xl create` failed 3 times; last: {output.Trim()}\nconsole:\n{console.Trim()}");
+                    throw new LabException($"{domu.Name}: `xl create` failed 3 times; last: {output.Trim()}\nconsole:\n{console.Trim()}");
                 }
 
                 lab.Log($"{domu.Name} not up (attempt {attempt}: {output.Trim()}); destroyed, trying again");
@@ -86,17 +86,17 @@ internal static class XenBuilder
     public static async Task StartAsync(LabSession lab, CancellationToken ct)
     {
         var spec = lab.Spec;
-        var rootfsCache = spec.Rootfs ?? throw new InvalidOperationException("the Xen host's domUs need the lab's root filesystem: scripts/build-rootfs.sh");
-        var kernel = spec.VmKernel ?? throw new InvalidOperationException("the Xen host needs the lab's VM kernel: scripts/build-vm.sh");
-        var xen = spec.XenImage ?? throw new InvalidOperationException("the Xen host needs its image: scripts/build-xen.sh");
+        var rootfsCache = spec.Rootfs ?? throw new LabException("the Xen host's domUs need the lab's root filesystem: scripts/build-rootfs.sh");
+        var kernel = spec.VmKernel ?? throw new LabException("the Xen host needs the lab's VM kernel: scripts/build-vm.sh");
+        var xen = spec.XenImage ?? throw new LabException("the Xen host needs its image: scripts/build-xen.sh");
         if (!File.Exists(Path.Combine(xen, ".horizon-xen")) || !File.Exists(Path.Combine(kernel, ".horizon-vm")) || !File.Exists(Path.Combine(rootfsCache, ".horizon-rootfs")))
         {
-            throw new InvalidOperationException($"the Xen host needs {rootfsCache}, {kernel} and {xen}: run scripts/build-rootfs.sh, scripts/build-vm.sh and scripts/build-xen.sh");
+            throw new LabException($"the Xen host needs {rootfsCache}, {kernel} and {xen}: run scripts/build-rootfs.sh, scripts/build-vm.sh and scripts/build-xen.sh");
         }
 
         if (spec.XenGuests > 8)
         {
-            throw new InvalidOperationException("--xen: at most 8 domUs (they share the nested host's 3 GB)");
+            throw new LabException("--xen: at most 8 domUs (they share the nested host's 3 GB)");
         }
 
         var hostNs = spec.Namespace("host1");

@@ -1,6 +1,7 @@
 using System.Net;
 using Horizon.Desk;
 using Horizon.Grains;
+using Horizon.Results;
 using Horizon.Timing;
 
 namespace Horizon.Scheduler;

@@ -72,7 +72,7 @@ public sealed class CampaignRunner(IGrainFactory grains, TimingService timing, T
                 {
                     throw;
                 }
-                catch (Exception e) when (e is InvalidOperationException or IOException or NotSupportedException)
+                catch (Exception e) when (e is TestbedException or IOException)
                 {
                     await completion.FinishAsync(run, ExperimentStatus.Failed, e.Message, ct);
                 }
@@ -109,7 +109,7 @@ public sealed class CampaignRunner(IGrainFactory grains, TimingService timing, T
             await preparation.PrepareAsync(run, ct);
             return true;
         }
-        catch (Exception e) when (e is InvalidOperationException or IOException or NotSupportedException)
+        catch (Exception e) when (e is TestbedException or IOException)
         {
             await completion.FinishAsync(run, ExperimentStatus.Failed, e.Message, ct);
             return false;

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Horizon.Config;
 using Horizon.Scripts;
 
 namespace Horizon.Scheduler;
@@ -20,7 +21,7 @@ public static class DetachedRun
         var pidLine = start.Stdout.Split('\n').FirstOrDefault(l => l.StartsWith("HZ pid ", StringComparison.Ordinal));
         if (start.ExitCode != 0 || pidLine is null || !int.TryParse(pidLine[7..], CultureInfo.InvariantCulture, out var pid))
         {
-            throw new InvalidOperationException($"cannot start the guest script over {transport.Description}: {start.ErrorTail}");
+            throw new TestbedException($"cannot start the guest script over {transport.Description}: {start.ErrorTail}");
         }
 
         var seen = 0;
@@ -98,7 +99,7 @@ public static class DetachedRun
         {
             await transport.RunAsync($"kill -KILL -- -{pid} 2>/dev/null; true", TimeSpan.FromSeconds(30), null, CancellationToken.None);
         }
-        catch (Exception e) when (e is IOException or InvalidOperationException)
+        catch (Exception e) when (e is IOException or TestbedException)
         {
             // The guest is unreachable; its own round timeout and the controller's bookkeeping still conclude the rounds.
         }

@@ -22,7 +22,7 @@ public static class EnvironmentProbe
         var result = await transport.RunAsync(Script, TimeSpan.FromSeconds(30), null, ct);
         if (result.ExitCode != 0)
         {
-            throw new InvalidOperationException($"cannot describe {name} over {transport.Description}: exit {result.ExitCode}: {result.ErrorTail}");
+            throw new TestbedException($"cannot describe {name} over {transport.Description}: exit {result.ExitCode}: {result.ErrorTail}");
         }
 
         var values = result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)

@@ -1,4 +1,5 @@
 using Horizon.Grains;
+using Horizon.Results;
 
 namespace Horizon.Scheduler;
 

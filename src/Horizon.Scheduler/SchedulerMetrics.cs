@@ -1,7 +1,8 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using System.Diagnostics;
 using Horizon.Grains;
+using Horizon.Results;
 
 namespace Horizon.Scheduler;
 

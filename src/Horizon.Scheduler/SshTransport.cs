@@ -8,7 +8,7 @@ using Renci.SshNet.Common;
 namespace Horizon.Scheduler;
 
 /// <summary>The host key a guest presented did not match the pinned one: never connect.</summary>
-public sealed class HostKeyMismatchException(string message) : InvalidOperationException(message);
+public sealed class HostKeyMismatchException(string message) : TestbedException(message);
 
 /// <summary>
 /// SSH to a guest or host (SSH.NET): key authentication, host key pinned by fingerprint or known_hosts file, one
@@ -190,7 +190,7 @@ public sealed class SshTransport : IGuestTransport
                 catch (SshAuthenticationException e)
                 {
                     client.Dispose();
-                    throw new InvalidOperationException($"{name}: SSH authentication as {spec.User}@{spec.Address}:{spec.Port} failed ({e.Message}); check the key", e);
+                    throw new TestbedException($"{name}: SSH authentication as {spec.User}@{spec.Address}:{spec.Port} failed ({e.Message}); check the key", e);
                 }
             }
 
@@ -231,7 +231,7 @@ public sealed class SshTransport : IGuestTransport
         keyPath = keyPath.StartsWith("~/", StringComparison.Ordinal) ? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), keyPath[2..]) : keyPath;
         if (!File.Exists(keyPath))
         {
-            throw new InvalidOperationException($"{name}: SSH key {keyPath} does not exist");
+            throw new TestbedException($"{name}: SSH key {keyPath} does not exist");
         }
 
         return new ConnectionInfo(spec.Address!, spec.Port, spec.User!, new PrivateKeyAuthenticationMethod(spec.User!, new PrivateKeyFile(keyPath)))

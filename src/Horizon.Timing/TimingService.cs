@@ -4,21 +4,16 @@ using System.Diagnostics.Metrics;
 using System.Net;
 using System.Threading.Channels;
 using Horizon.Probes;
+using Horizon.Results;
 
 namespace Horizon.Timing;
-
-public enum RoundTimingStatus
-{
-    Measured,
-    Failed,
-}
 
 /// <summary>What the timing service concluded about one round of one guest.</summary>
 public sealed record RoundTiming(
     Guid Experiment,
     uint Guest,
     uint Round,
-    RoundTimingStatus Status,
+    RoundOutcome Status,
     long? StartArrivalNs,
     long? EndArrivalNs,
     string? Reason)
@@ -232,7 +227,7 @@ public sealed class ExperimentTiming : IDisposable
             var state = Get(guest, round);
             if (!state.Final)
             {
-                Finish(guest, round, state, RoundTimingStatus.Failed, reason);
+                Finish(guest, round, state, RoundOutcome.Failed, reason);
             }
         }
     }
@@ -372,15 +367,15 @@ public sealed class ExperimentTiming : IDisposable
             state.End = arrival;
             if (state.Start is null)
             {
-                Finish(header.Guest, header.Round, state, RoundTimingStatus.Failed, "start probe lost (end probe arrived without it)");
+                Finish(header.Guest, header.Round, state, RoundOutcome.Failed, "start probe lost (end probe arrived without it)");
             }
             else if (arrival < state.Start)
             {
-                Finish(header.Guest, header.Round, state, RoundTimingStatus.Failed, "end probe arrived before the start probe");
+                Finish(header.Guest, header.Round, state, RoundOutcome.Failed, "end probe arrived before the start probe");
             }
             else
             {
-                Finish(header.Guest, header.Round, state, RoundTimingStatus.Measured, null);
+                Finish(header.Guest, header.Round, state, RoundOutcome.Measured, null);
             }
 
             return AcceptOutcome.Accepted;
@@ -400,12 +395,12 @@ public sealed class ExperimentTiming : IDisposable
 
                 if (state.Start is { } start && now - start > timeoutNs)
                 {
-                    Finish(guest, round, state, RoundTimingStatus.Failed, $"end probe not received within the round timeout ({timeoutNs / 1e9:0.###} s)");
+                    Finish(guest, round, state, RoundOutcome.Failed, $"end probe not received within the round timeout ({timeoutNs / 1e9:0.###} s)");
                 }
                 else if (state.ReportDeadline is { } deadline && now > deadline)
                 {
                     var reason = state.Start is null ? "start and end probes lost (the guest reported the round)" : "end probe lost (the guest reported the round)";
-                    Finish(guest, round, state, RoundTimingStatus.Failed, reason);
+                    Finish(guest, round, state, RoundOutcome.Failed, reason);
                 }
             }
         }
@@ -422,7 +417,7 @@ public sealed class ExperimentTiming : IDisposable
         return state;
     }
 
-    private void Finish(uint guest, uint round, RoundState state, RoundTimingStatus status, string? reason)
+    private void Finish(uint guest, uint round, RoundState state, RoundOutcome status, string? reason)
     {
         state.Final = true;
         var timing = new RoundTiming(Experiment, guest, round, status, state.Start, state.End, reason);

@@ -89,7 +89,7 @@ public sealed class AdapterTests : IDisposable
         Assert.Equal(["1"], plan.GuestVcpus[0]);
         Assert.Equal(["2", "3"], plan.GuestVcpus[1]);
 
-        var tooMany = Assert.Throws<InvalidOperationException>(() =>
+        var tooMany = Assert.Throws<TestbedException>(() =>
             CpuPlanner.Plan(CpuScheme.Exclusive, [Guest("a", Platform.Xen, 2), Guest("b", Platform.Xen, 2)], host.Topology, 1, "h"));
         Assert.Contains("needs 5 physical cores", tooMany.Message, StringComparison.Ordinal);
         Assert.Contains("4 logical CPU(s), 4 core(s), 2 socket(s)", tooMany.Message, StringComparison.Ordinal);
@@ -97,7 +97,7 @@ public sealed class AdapterTests : IDisposable
         // SMT siblings (CPU 0 and 2 share core 0) are never handed out as two cores.
         var smt = HostTopology.Parse("0,0,0,0\n1,1,0,0\n2,0,0,0\n3,1,0,0\n");
         Assert.Equal(2, smt.PhysicalCores);
-        Assert.Throws<InvalidOperationException>(() => CpuPlanner.Plan(CpuScheme.Exclusive, [Guest("a", Platform.Kvm), Guest("b", Platform.Kvm)], smt, 1, "h"));
+        Assert.Throws<TestbedException>(() => CpuPlanner.Plan(CpuScheme.Exclusive, [Guest("a", Platform.Kvm), Guest("b", Platform.Kvm)], smt, 1, "h"));
     }
 
     [Fact]
@@ -115,7 +115,7 @@ public sealed class AdapterTests : IDisposable
         Assert.Contains("xl sched-credit -d domu2 -w 512 -c 40", Calls());
         // No share asked: the defaults are put back (an earlier experiment may have changed them).
         Assert.Equal(CpuShare.Default, await xen.ApplyShareAsync(host, domu, null, ct));
-        var missing = await Assert.ThrowsAsync<InvalidOperationException>(() => xen.ApplyShareAsync(host, Guest("gone", Platform.Xen), null, ct));
+        var missing = await Assert.ThrowsAsync<TestbedException>(() => xen.ApplyShareAsync(host, Guest("gone", Platform.Xen), null, ct));
         Assert.Contains("gone is an invalid domain identifier", missing.Message, StringComparison.Ordinal);
         // Other platforms refuse a share rather than ignore it.
         await Assert.ThrowsAsync<NotSupportedException>(() => PlatformAdapter.For(Platform.Kvm)!.ApplyShareAsync(host, Guest("vm1", Platform.Kvm), new CpuShare(512, 0), ct));
@@ -159,10 +159,10 @@ public sealed class AdapterTests : IDisposable
         var host = await Host();
         var xen = PlatformAdapter.For(Platform.Xen)!;
         var ct = TestContext.Current.CancellationToken;
-        var missing = await Assert.ThrowsAsync<InvalidOperationException>(() => xen.ApplyAsync(host, Guest("nosuchdom", Platform.Xen), ["1"], ct));
+        var missing = await Assert.ThrowsAsync<TestbedException>(() => xen.ApplyAsync(host, Guest("nosuchdom", Platform.Xen), ["1"], ct));
         Assert.Contains("nosuchdom is an invalid domain identifier (rc=-6)", missing.Message, StringComparison.Ordinal);
         Assert.Contains("xl vcpu-pin 'nosuchdom' 0 1", missing.Message, StringComparison.Ordinal);
-        var badCpu = await Assert.ThrowsAsync<InvalidOperationException>(() => xen.ApplyAsync(host, Guest("domu1", Platform.Xen), ["7"], ct));
+        var badCpu = await Assert.ThrowsAsync<TestbedException>(() => xen.ApplyAsync(host, Guest("domu1", Platform.Xen), ["7"], ct));
         Assert.Contains("Setting vcpu affinity: Invalid argument", badCpu.Message, StringComparison.Ordinal);
     }
 
@@ -194,12 +194,12 @@ public sealed class AdapterTests : IDisposable
             {"return": [{"thread-id": 4102, "props": {"core-id": 0, "thread-id": 0, "node-id": 0, "socket-id": 1}, "qom-path": "/machine/unattached/device[1]", "cpu-index": 1, "target": "x86_64"}, {"thread-id": 4101, "props": {"core-id": 0, "thread-id": 0, "node-id": 0, "socket-id": 0}, "qom-path": "/machine/unattached/device[0]", "cpu-index": 0, "target": "x86_64"}]}
             """;
         Assert.Equal([4101, 4102], QemuAdapter.ParseThreads(conversation));
-        var error = Assert.Throws<InvalidOperationException>(() => QemuAdapter.ParseThreads("""
+        var error = Assert.Throws<TestbedException>(() => QemuAdapter.ParseThreads("""
             {"QMP": {"version": {}, "capabilities": []}}
             {"error": {"class": "CommandNotFound", "desc": "The command query-cpus-fast has not been found"}}
             """));
         Assert.Contains("has not been found", error.Message, StringComparison.Ordinal);
-        Assert.Throws<InvalidOperationException>(() => QemuAdapter.ParseThreads("{\"QMP\": {}}\n"));
+        Assert.Throws<TestbedException>(() => QemuAdapter.ParseThreads("{\"QMP\": {}}\n"));
     }
 
     [Fact]

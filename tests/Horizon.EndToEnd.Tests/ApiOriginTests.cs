@@ -1,9 +1,9 @@
 using System.Net;
 using System.Text;
 using Horizon.Api;
+using Horizon.Desk;
 using Horizon.Scheduler;
 using Microsoft.AspNetCore.Builder;
-using Horizon.Desk;
 
 namespace Horizon.EndToEnd.Tests;
 

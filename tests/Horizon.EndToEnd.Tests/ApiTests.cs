@@ -4,9 +4,9 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json.Nodes;
 using Horizon.Api;
+using Horizon.Desk;
 using Horizon.Scheduler;
 using Microsoft.AspNetCore.Builder;
-using Horizon.Desk;
 
 namespace Horizon.EndToEnd.Tests;
 

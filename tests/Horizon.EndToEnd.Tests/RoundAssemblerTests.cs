@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using Horizon.Grains;
+using Horizon.Results;
 using Horizon.Scheduler.Running;
 using Horizon.Scripts;
 using Horizon.Timing;
@@ -16,7 +17,7 @@ public sealed class RoundAssemblerTests
     private static readonly WorkloadSpec Metrics = WorkloadCatalog.Create("command", new Dictionary<string, string> { ["run"] = "x", ["metrics"] = "rps=([0-9.]+) req/s" });
 
     private static RoundTiming Measured(uint guest, uint round, double seconds) =>
-        new(Definition.Id, guest, round, RoundTimingStatus.Measured, 5_000_000_000, 5_000_000_000 + (long)(seconds * 1e9), null);
+        new(Definition.Id, guest, round, RoundOutcome.Measured, 5_000_000_000, 5_000_000_000 + (long)(seconds * 1e9), null);
 
     private static RoundRecord Assemble(RoundTiming timing, RoundLine? line, string? tail = null, string? output = null, bool reports = false) =>
         RoundAssembler.Assemble(Definition, $"g{timing.Guest}", timing, line, tail, output, WorkloadCatalog.Find("command"), Metrics, reports, 1234);
@@ -53,7 +54,7 @@ public sealed class RoundAssemblerTests
     [Fact]
     public void A_round_whose_probes_never_arrived_is_failed_with_the_timing_reason()
     {
-        var lost = new RoundTiming(Definition.Id, 0, 4, RoundTimingStatus.Failed, 1, null, "no end probe within the round timeout");
+        var lost = new RoundTiming(Definition.Id, 0, 4, RoundOutcome.Failed, 1, null, "no end probe within the round timeout");
         var r = Assemble(lost, new RoundLine(4, 0, 1, 2));
         Assert.Equal(RoundOutcome.Failed, r.Outcome);
         Assert.Equal("no end probe within the round timeout", r.Reason);

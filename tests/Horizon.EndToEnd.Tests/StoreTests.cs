@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using Horizon.Grains;
+using Horizon.Results;
 using Microsoft.Data.Sqlite;
 
 namespace Horizon.EndToEnd.Tests;

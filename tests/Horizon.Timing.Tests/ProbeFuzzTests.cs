@@ -1,7 +1,8 @@
-using System.Net;
 using System.Net.Sockets;
+using System.Net;
 using CsCheck;
 using Horizon.Probes;
+using Horizon.Results;
 
 namespace Horizon.Timing.Tests;
 
@@ -101,7 +102,7 @@ public sealed class ProbeFuzzTests : IDisposable
             var end = service.Clock.MonotonicNs();
             honest.Send(ProbeFormat.Encode(new ProbeHeader(ProbePhase.End, 0, Experiment, 0, r), Key));
             var round = await session.Results.ReadAsync(TestContext.Current.CancellationToken).AsTask().WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
-            Assert.Equal(RoundTimingStatus.Measured, round.Status);
+            Assert.Equal(RoundOutcome.Measured, round.Status);
             // The service's duration against the sender's own clock: garbage in the queue must not delay or reorder it.
             measured.Add(Math.Abs(round.Seconds!.Value - ((end - start) / 1e9)));
         }

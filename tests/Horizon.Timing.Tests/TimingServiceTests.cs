@@ -1,6 +1,7 @@
-using System.Net;
 using System.Net.Sockets;
+using System.Net;
 using Horizon.Probes;
+using Horizon.Results;
 using Horizon.Timing;
 
 namespace Horizon.Timing.Tests;
@@ -61,7 +62,7 @@ public sealed class TimingServiceTests : IDisposable
         }
 
         var round = await session.Results.ReadAsync(TestContext.Current.CancellationToken).AsTask().WaitAsync(Wait, TestContext.Current.CancellationToken);
-        Assert.Equal(RoundTimingStatus.Measured, round.Status);
+        Assert.Equal(RoundOutcome.Measured, round.Status);
         Assert.Equal(2u, round.Round);
         Assert.InRange(round.Seconds!.Value, 0.19, 0.5);
         await Settle(6);
@@ -161,7 +162,7 @@ public sealed class TimingServiceTests : IDisposable
         using var session = service.Register(id, key, 1, 0, 3, TimeSpan.FromMilliseconds(500));
         Send(Probe(id, key, ProbePhase.Start, 0));
         var round = await session.Results.ReadAsync(TestContext.Current.CancellationToken).AsTask().WaitAsync(Wait, TestContext.Current.CancellationToken);
-        Assert.Equal(RoundTimingStatus.Failed, round.Status);
+        Assert.Equal(RoundOutcome.Failed, round.Status);
         Assert.Contains("end probe not received", round.Reason);
         Assert.NotNull(round.StartArrivalNs);
         Assert.Null(round.EndArrivalNs);
@@ -181,7 +182,7 @@ public sealed class TimingServiceTests : IDisposable
         await Settle(1);
         session.GuestReported(0, 1);
         var round = await session.Results.ReadAsync(TestContext.Current.CancellationToken).AsTask().WaitAsync(Wait, TestContext.Current.CancellationToken);
-        Assert.Equal(RoundTimingStatus.Failed, round.Status);
+        Assert.Equal(RoundOutcome.Failed, round.Status);
         Assert.Contains("end probe lost", round.Reason);
     }
 
@@ -193,7 +194,7 @@ public sealed class TimingServiceTests : IDisposable
         using var session = service.Register(id, key, 1, 0, 3, TimeSpan.FromMinutes(1));
         Send(Probe(id, key, ProbePhase.End, 1));
         var round = await session.Results.ReadAsync(TestContext.Current.CancellationToken).AsTask().WaitAsync(Wait, TestContext.Current.CancellationToken);
-        Assert.Equal(RoundTimingStatus.Failed, round.Status);
+        Assert.Equal(RoundOutcome.Failed, round.Status);
         Assert.Contains("start probe lost", round.Reason);
     }
 

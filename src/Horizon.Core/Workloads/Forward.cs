@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using System.Globalization;
+using Horizon.Config;
 
 namespace Horizon.Workloads;
 
@@ -62,7 +63,7 @@ public sealed class ForwardWorkload : WorkloadDefinition
 
     public override bool NeedsPeer => true;
 
-    public override WorkloadScripts Build(WorkloadSpec spec) => throw new InvalidOperationException("forward needs the testbed's network peer");
+    public override WorkloadScripts Build(WorkloadSpec spec) => throw new TestbedException("forward needs the testbed's network peer");
 
     /// <summary>Checks the parameters a plain type cannot: returns an error message or null.</summary>
     public override string? Validate(string name, string value) => name switch
@@ -78,7 +79,7 @@ public sealed class ForwardWorkload : WorkloadDefinition
 
     public override WorkloadScripts Build(WorkloadSpec spec, WorkloadContext context)
     {
-        var peer = context.PeerAddress ?? throw new InvalidOperationException("forward needs a 'peer' in the testbed (it runs the traffic source and sink)");
+        var peer = context.PeerAddress ?? throw new TestbedException("forward needs a 'peer' in the testbed (it runs the traffic source and sink)");
         foreach (var (name, value) in spec.Parameters)
         {
             if (Validate(name, value) is { } error)
@@ -148,7 +149,7 @@ public sealed class ForwardWorkload : WorkloadDefinition
 
     public override PeerService? Peer(WorkloadSpec spec, WorkloadContext context)
     {
-        var peer = context.PeerAddress ?? throw new InvalidOperationException("forward needs a 'peer' in the testbed");
+        var peer = context.PeerAddress ?? throw new TestbedException("forward needs a 'peer' in the testbed");
         var port = spec.GetLong("port");
         var dir = $"/tmp/horizon-fwdgen-{port}";
         var source = GeneratorSource;

@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.Globalization;
 using System.Text.Json;
+using Horizon.Config;
 
 namespace Horizon.Workloads;
 
@@ -34,11 +35,11 @@ public sealed class IperfUdpWorkload : WorkloadDefinition
 
     public override bool NeedsPeer => true;
 
-    public override WorkloadScripts Build(WorkloadSpec spec) => throw new InvalidOperationException("iperf-udp needs the testbed's network peer");
+    public override WorkloadScripts Build(WorkloadSpec spec) => throw new TestbedException("iperf-udp needs the testbed's network peer");
 
     public override WorkloadScripts Build(WorkloadSpec spec, WorkloadContext context)
     {
-        var peer = context.PeerAddress ?? throw new InvalidOperationException("iperf-udp needs a 'peer' in the testbed (the network tests computer)");
+        var peer = context.PeerAddress ?? throw new TestbedException("iperf-udp needs a 'peer' in the testbed (the network tests computer)");
         var direction = spec.Get("direction") switch
         {
             "guest-to-peer" => "",

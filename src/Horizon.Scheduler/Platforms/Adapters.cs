@@ -15,7 +15,7 @@ public sealed record HostContext(TestHost Host, IGuestTransport Transport, HostT
         var r = await Transport.RunAsync(command, TimeSpan.FromSeconds(60), null, ct);
         if (r.ExitCode != 0)
         {
-            throw new InvalidOperationException($"on host '{Host.Name}': `{command}` failed ({(r.TimedOut ? "timed out" : $"exit {r.ExitCode}")}): {r.ErrorTail}");
+            throw new TestbedException($"on host '{Host.Name}': `{command}` failed ({(r.TimedOut ? "timed out" : $"exit {r.ExitCode}")}): {r.ErrorTail}");
         }
 
         return r.Stdout;
@@ -56,7 +56,7 @@ public abstract class PlatformAdapter
     /// null share: the platform's default. Platforms without one refuse a share that was asked for.
     /// </summary>
     public virtual Task<CpuShare?> ApplyShareAsync(HostContext host, GuestSpec guest, CpuShare? share, CancellationToken ct) =>
-        share is null ? Task.FromResult<CpuShare?>(null) : throw new NotSupportedException(NoShare(Platform));
+        share is null ? Task.FromResult<CpuShare?>(null) : throw new TestbedException(NoShare(Platform));
 
     public static string NoShare(Platform platform) =>
         $"cpu_weight/cpu_cap (a credit scheduler share) are applied on xen guests; {Names.Of(platform)} has none this adapter sets";
@@ -80,7 +80,7 @@ public abstract class PlatformAdapter
         vcpus is null ? t.All : CpuList.Format(vcpus.SelectMany(CpuList.Parse));
 
     protected static string Field(string text, string what, string command) =>
-        text.Trim() is { Length: > 0 } v ? v : throw new InvalidOperationException($"`{command}` printed no {what}");
+        text.Trim() is { Length: > 0 } v ? v : throw new TestbedException($"`{command}` printed no {what}");
 }
 
 /// <summary>LXC: the container's cpuset cgroup (`lxc-cgroup … cpuset.cpus`).</summary>
@@ -108,7 +108,7 @@ public sealed partial class QemuAdapter : PlatformAdapter
 {
     public override Platform Platform => Platform.Qemu;
 
-    private static string Socket(GuestSpec g) => g.Qmp ?? throw new InvalidOperationException($"qemu guest '{g.Name}' needs 'qmp' (the QMP socket path on its host) in the testbed");
+    private static string Socket(GuestSpec g) => g.Qmp ?? throw new TestbedException($"qemu guest '{g.Name}' needs 'qmp' (the QMP socket path on its host) in the testbed");
 
     public static string QueryCommand(string socket) =>
         $"printf '%s\\n' '{{\"execute\":\"qmp_capabilities\"}}' '{{\"execute\":\"query-cpus-fast\"}}' | socat -t2 - UNIX-CONNECT:{Q(socket)}";
@@ -121,7 +121,7 @@ public sealed partial class QemuAdapter : PlatformAdapter
             using var doc = JsonDocument.Parse(line);
             if (doc.RootElement.TryGetProperty("error", out var error))
             {
-                throw new InvalidOperationException($"QMP error: {error.GetProperty("desc").GetString()}");
+                throw new TestbedException($"QMP error: {error.GetProperty("desc").GetString()}");
             }
 
             if (doc.RootElement.TryGetProperty("return", out var ret) && ret.ValueKind == JsonValueKind.Array)
@@ -130,14 +130,14 @@ public sealed partial class QemuAdapter : PlatformAdapter
             }
         }
 
-        throw new InvalidOperationException("QMP did not answer query-cpus-fast");
+        throw new TestbedException("QMP did not answer query-cpus-fast");
     }
 
     private static async Task<IReadOnlyList<int>> Threads(HostContext host, GuestSpec guest, CancellationToken ct)
     {
         var threads = ParseThreads(await host.Must(QueryCommand(Socket(guest)), ct));
         return threads.Count == guest.Vcpus ? threads
-            : throw new InvalidOperationException($"qemu guest '{guest.Name}' has {threads.Count} vCPU thread(s), the testbed says vcpus: {guest.Vcpus}");
+            : throw new TestbedException($"qemu guest '{guest.Name}' has {threads.Count} vCPU thread(s), the testbed says vcpus: {guest.Vcpus}");
     }
 
     public override async Task ApplyAsync(HostContext host, GuestSpec guest, IReadOnlyList<string>? vcpus, CancellationToken ct)
@@ -157,7 +157,7 @@ public sealed partial class QemuAdapter : PlatformAdapter
         {
             var cmd = $"taskset -pc {t}";
             var m = AffinityList().Match(await host.Must(cmd, ct));
-            lists.Add(m.Success ? m.Groups[1].Value : throw new InvalidOperationException($"`{cmd}` printed no affinity list"));
+            lists.Add(m.Success ? m.Groups[1].Value : throw new TestbedException($"`{cmd}` printed no affinity list"));
         }
 
         return lists;
@@ -269,7 +269,7 @@ public sealed class XenAdapter : PlatformAdapter
     public override async Task<HostTopology?> DiscoverTopologyAsync(IGuestTransport host, CancellationToken ct)
     {
         var r = await host.RunAsync("xl info", TimeSpan.FromSeconds(60), null, ct);
-        return r.ExitCode == 0 ? ParseInfo(r.Stdout) : throw new InvalidOperationException($"`xl info` failed over {host.Description}: {r.ErrorTail}");
+        return r.ExitCode == 0 ? ParseInfo(r.Stdout) : throw new TestbedException($"`xl info` failed over {host.Description}: {r.ErrorTail}");
     }
 
     /// <summary>Parses `xl sched-credit [-d D]`: the pool line, the header, then Name ID Weight Cap per domain.</summary>
@@ -303,7 +303,7 @@ public sealed class XenAdapter : PlatformAdapter
         var dom = Q(guest.InstanceName);
         await host.Must($"xl sched-credit -d {dom} -w {want.Weight} -c {want.Cap}", ct);
         var got = ParseSchedCredit(await host.Must($"xl sched-credit -d {dom}", ct)).FirstOrDefault(r => r.Domain == guest.InstanceName).Share;
-        return got == want ? got : throw new InvalidOperationException(
+        return got == want ? got : throw new TestbedException(
             $"refusing to start: credit scheduler share of '{guest.Name}' should be weight {want.Weight} cap {want.Cap} but xl reports {(got is null ? "none" : $"weight {got.Weight} cap {got.Cap}")}");
     }
 }
@@ -449,7 +449,7 @@ public sealed class OpenVzAdapter : PlatformAdapter
         var cpus = (await host.Must($"vzlist -H -o cpus {Q(id)}", ct)).Trim();
         if (cpus != "-" && int.TryParse(cpus, CultureInfo.InvariantCulture, out var n) && n != guest.Vcpus)
         {
-            throw new InvalidOperationException($"container {id} shows {n} CPU(s), the testbed says vcpus: {guest.Vcpus}");
+            throw new TestbedException($"container {id} shows {n} CPU(s), the testbed says vcpus: {guest.Vcpus}");
         }
 
         var mask = (await host.Must($"sed -n 's/^CPUMASK=\"\\{{0,1\\}}\\([^\"]*\\)\"\\{{0,1\\}}$/\\1/p' \"${{VZ_CONF_DIR:-/etc/vz/conf}}\"/{Q(id + ".conf")}", ct)).Trim();

@@ -97,7 +97,7 @@ public sealed record HostTopology(IReadOnlyList<LogicalCpu> Cpus)
         var r = await host.RunAsync(Command, TimeSpan.FromSeconds(30), null, ct);
         if (r.ExitCode != 0)
         {
-            throw new InvalidOperationException($"cannot read the CPU topology over {host.Description}: {r.ErrorTail}");
+            throw new TestbedException($"cannot read the CPU topology over {host.Description}: {r.ErrorTail}");
         }
 
         return Parse(r.Stdout);
@@ -138,7 +138,7 @@ public static class CpuPlanner
                 var vcpus = guests.Sum(g => g.Vcpus);
                 if (controlCpus + vcpus > cores.Count)
                 {
-                    throw new InvalidOperationException(
+                    throw new TestbedException(
                         $"the exclusive scheme needs {controlCpus + vcpus} physical cores on host '{hostName}' ({controlCpus} for host control + {vcpus} guest vCPU(s)) " +
                         $"but it has {topology.Describe()}; run fewer guests at once, lower their vcpus, set the host's control_cpus lower, or use shared-core/default");
                 }

@@ -1,3 +1,4 @@
+using Horizon.Config;
 using Horizon.Grains;
 using Horizon.Probes;
 using Horizon.Scripts;
@@ -32,7 +33,7 @@ internal sealed class BlockExecution(
             {
                 await Task.WhenAll(scripts).WaitAsync(TimeSpan.FromSeconds(60), CancellationToken.None);
             }
-            catch (Exception e) when (e is OperationCanceledException or TimeoutException or IOException or InvalidOperationException)
+            catch (Exception e) when (e is OperationCanceledException or TimeoutException or IOException or TestbedException)
             {
                 // Stopped (or unreachable): what matters is that nothing keeps running unobserved where it can be reached.
             }
@@ -142,7 +143,7 @@ internal sealed class BlockExecution(
 
             if (reports.CpuMismatches.Any())
             {
-                throw new InvalidOperationException($"CPU scheme read-back differs: {string.Join("; ", reports.CpuMismatches)}");
+                throw new TestbedException($"CPU scheme read-back differs: {string.Join("; ", reports.CpuMismatches)}");
             }
         }
 

@@ -55,7 +55,7 @@ internal sealed class CpuPlacement(Testbed testbed, GuestSessions sessions)
                 {
                     if (run.Plan.Share is not null)
                     {
-                        throw new NotSupportedException(PlatformAdapter.NoShare(guest.Platform));
+                        throw new TestbedException(PlatformAdapter.NoShare(guest.Platform));
                     }
 
                     // Native: taskset around the round script; the guest reads its own affinity back (begin line).
@@ -72,7 +72,7 @@ internal sealed class CpuPlacement(Testbed testbed, GuestSessions sessions)
                     : readBack.Count == expected.Count && readBack.Zip(expected).All(p => CpuList.Same(p.First, p.Second));
                 if (!same)
                 {
-                    throw new InvalidOperationException(
+                    throw new TestbedException(
                         $"refusing to start: the {Names.Of(run.Plan.Scheme)} scheme on {Names.Of(guest.Platform)} guest '{guest.Name}' (host '{host.Name}') " +
                         $"wants vCPUs on [{string.Join(" | ", expected)}] but the platform reports [{string.Join(" | ", readBack)}]");
                 }
@@ -83,7 +83,7 @@ internal sealed class CpuPlacement(Testbed testbed, GuestSessions sessions)
                     var wanted = plan.HostControl ?? topology.All;
                     if (!CpuList.Same(control, wanted))
                     {
-                        throw new InvalidOperationException(
+                        throw new TestbedException(
                             $"refusing to start: host control on '{host.Name}' should run on CPUs {wanted} under {Names.Of(run.Plan.Scheme)} but the platform reports {(control.Length == 0 ? "none" : control)}");
                     }
 

@@ -1,3 +1,4 @@
+using Horizon.Config;
 using Horizon.Grains;
 using Horizon.Scripts;
 
@@ -25,7 +26,7 @@ internal sealed class ExperimentCompletion(GuestStates states, PeerServices peer
                 {
                     await run.Transport(g).RunAsync(GuestScripts.Cleanup(run.Workdir(g), run.Scripts.Cleanup), TimeSpan.FromMinutes(5), null, ct);
                 }
-                catch (Exception e) when (e is InvalidOperationException or IOException)
+                catch (Exception e) when (e is TestbedException or IOException)
                 {
                     observer.Message($"cleanup on {run.Guests[g].Name} failed: {e.Message}");
                 }

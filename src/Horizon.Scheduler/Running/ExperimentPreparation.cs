@@ -54,7 +54,7 @@ internal sealed class ExperimentPreparation(
         if (missing.Count > 0)
         {
             var packages = string.Join(" ", missing.Select(m => m[1]).Distinct());
-            throw new InvalidOperationException(
+            throw new TestbedException(
                 $"guest '{guest.Name}' lacks {string.Join(", ", missing.Select(m => m[0]))}: install the Debian package(s) {packages} (apt-get install {packages})");
         }
 
@@ -69,7 +69,7 @@ internal sealed class ExperimentPreparation(
         var prepared = await transport.RunAsync($"bash {GuestScripts.Quote(workdir + "/prepare.sh")}", options.PrepareTimeout, null, ct);
         if (prepared.ExitCode != 0)
         {
-            throw new InvalidOperationException($"prepare step of {def.Name} failed on '{guest.Name}' ({(prepared.TimedOut ? "timed out" : $"exit {prepared.ExitCode}")}): {prepared.ErrorTail}");
+            throw new TestbedException($"prepare step of {def.Name} failed on '{guest.Name}' ({(prepared.TimedOut ? "timed out" : $"exit {prepared.ExitCode}")}): {prepared.ErrorTail}");
         }
 
         await states.SetAsync(guest, GuestStatus.Ready, run.Definition.Key);

@@ -25,21 +25,21 @@ internal sealed class PeerServices(Testbed testbed, RunObserver observer)
     /// <summary>The running service for <paramref name="service"/>, started (tools checked first) if it is not running yet.</summary>
     public async Task<SharedPeerService> AcquireAsync(WorkloadDefinition workload, PeerService service, CancellationToken ct)
     {
-        var peer = testbed.Peer ?? throw new InvalidOperationException($"{workload.Name} needs the testbed's network peer");
+        var peer = testbed.Peer ?? throw new TestbedException($"{workload.Name} needs the testbed's network peer");
         if (!running.TryGetValue(service.Start, out var shared))
         {
             var transport = Transports.For(peer.Name, peer.Transport);
             var check = await transport.RunAsync(GuestScripts.ToolCheck(workload.Tools), TimeSpan.FromMinutes(1), null, ct);
             if (check.Stdout.Split('\n').Select(GuestLine.Parse).OfType<MissingLine>().FirstOrDefault() is { } m)
             {
-                throw new InvalidOperationException($"the network peer '{peer.Name}' lacks {m.Text.Split('|')[0]}: apt-get install {m.Text.Split('|')[1]}");
+                throw new TestbedException($"the network peer '{peer.Name}' lacks {m.Text.Split('|')[0]}: apt-get install {m.Text.Split('|')[1]}");
             }
 
             await transport.RunAsync(service.Stop, TimeSpan.FromSeconds(30), null, ct);
             var started = await transport.RunAsync(service.Start, TimeSpan.FromSeconds(30), null, ct);
             if (started.ExitCode != 0)
             {
-                throw new InvalidOperationException($"cannot start the {service.Describe} on the network peer '{peer.Name}': {started.ErrorTail}");
+                throw new TestbedException($"cannot start the {service.Describe} on the network peer '{peer.Name}': {started.ErrorTail}");
             }
 
             shared = new SharedPeerService(transport, service);
@@ -63,7 +63,7 @@ internal sealed class PeerServices(Testbed testbed, RunObserver observer)
         {
             await shared.Transport.RunAsync(shared.Service.Stop, TimeSpan.FromSeconds(30), null, CancellationToken.None);
         }
-        catch (Exception e) when (e is InvalidOperationException or IOException)
+        catch (Exception e) when (e is TestbedException or IOException)
         {
             observer.Message($"stopping the {shared.Service.Describe} on the peer failed: {e.Message}");
         }

@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using Horizon.Grains;
+using Horizon.Results;
 using Horizon.Scripts;
 using Horizon.Timing;
 using Horizon.Workloads;
@@ -20,7 +21,7 @@ public static class RoundAssembler
     {
         var g = (int)timing.Guest;
         var r = (int)timing.Round;
-        var measured = timing.Status == RoundTimingStatus.Measured;
+        var measured = timing.Status == RoundOutcome.Measured;
         var outcome = measured && (line is null || line.ExitCode == 0) ? RoundOutcome.Measured : RoundOutcome.Failed;
         var reason = timing.Reason;
         if (line is { ExitCode: not 0 })

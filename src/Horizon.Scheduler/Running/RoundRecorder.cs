@@ -1,3 +1,4 @@
+using Horizon.Results;
 using Horizon.Timing;
 
 namespace Horizon.Scheduler.Running;
@@ -10,7 +11,7 @@ internal sealed class RoundRecorder(RunObserver observer)
     {
         var key = new GuestRound((int)timing.Guest, (int)timing.Round);
         // The guest prints its line right after its end probes; give the pipe a moment.
-        for (var i = 0; i < 40 && !reports.HasLine(key) && timing.Status == RoundTimingStatus.Measured; i++)
+        for (var i = 0; i < 40 && !reports.HasLine(key) && timing.Status == RoundOutcome.Measured; i++)
         {
             await Task.Delay(25, ct);
         }
@@ -21,7 +22,7 @@ internal sealed class RoundRecorder(RunObserver observer)
             run.Definition, run.Guests[key.Guest].Name, timing, report.Line, report.Tail, report.Output,
             run.Workload, run.Plan.Workload, run.Scripts?.ReportOutput == true, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
         var decision = await run.Grain.Record(record);
-        if (record.Outcome == Grains.RoundOutcome.Failed)
+        if (record.Outcome == RoundOutcome.Failed)
         {
             run.LastFailure = record.Reason;
         }

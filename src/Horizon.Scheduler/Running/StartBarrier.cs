@@ -1,3 +1,4 @@
+using Horizon.Config;
 using Horizon.Scripts;
 using Horizon.Timing;
 
@@ -35,7 +36,7 @@ internal static class StartBarrier
                     await Task.WhenAll(stuck.Select(i => GoAsync(run, i, ct)));
                 }
             }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or IOException or InvalidOperationException)
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or IOException or TestbedException)
             {
                 // The block ended or the campaign stopped first: nothing left to release.
             }
