@@ -1,6 +1,4 @@
 using System.Net.Sockets;
-using Aspire.Hosting;
-using Aspire.Hosting.ApplicationModel;
 using Horizon.AppHost;
 
 // Horizon's distributed stack. Everything runs as a local process (no container runtime needed): Debian's redis-server

@@ -7,7 +7,6 @@ using Horizon.Desk;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features;
 
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;

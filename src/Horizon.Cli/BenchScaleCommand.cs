@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Collections.Immutable;
 using System.ComponentModel;
-using System.Diagnostics;
 using System.Net.Sockets;
 using System.Net;
 using Horizon.Grains;
@@ -70,7 +69,7 @@ public sealed class BenchScaleCommand : AsyncCommand<BenchScaleCommand.Settings>
         Directory.CreateDirectory(dir);
         try
         {
-            await using var controller = await EmbeddedController.StartAsync(Path.Combine(dir, "horizon.db"), new IPEndPoint(IPAddress.Loopback, 0), false, ct);
+            await using var controller = await EmbeddedController.StartAsync(Path.Combine(dir, "horizon.db"), new IPEndPoint(IPAddress.Loopback, 0), false, null, ct);
             GC.Collect();
             var heapBefore = GC.GetTotalMemory(true);
             var experiments = (guests + GuestsPerExperiment - 1) / GuestsPerExperiment;

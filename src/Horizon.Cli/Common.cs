@@ -1,8 +1,8 @@
 using System.ComponentModel;
+using System.Diagnostics.CodeAnalysis;
 using Horizon.Config;
 using Horizon.Grains;
 using Horizon.Reports;
-using Horizon.Results;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -25,10 +25,10 @@ public class StoredCampaignSettings : DataSettings
     public string? Campaign { get; init; }
 
     /// <summary>Opens the store and picks the campaign; on a problem prints it and returns false.</summary>
-    public bool TryOpen(out ResultsStore store, out string campaign)
+    public bool TryOpen([NotNullWhen(true)] out ResultsStore? store, [NotNullWhen(true)] out string? campaign)
     {
-        store = null!;
-        campaign = null!;
+        store = null;
+        campaign = null;
         if (!File.Exists(DatabasePath))
         {
             Render.Error($"no results store at {DatabasePath}: run `horizon run` first");
@@ -89,7 +89,7 @@ public class CampaignSettings : DataSettings
     public string? Preset { get; init; }
 
     /// <summary>Loads both files; on a mistake prints it (file:line:field) and returns false.</summary>
-    public bool TryLoad(out Testbed testbed, out Campaign campaign)
+    public bool TryLoad([NotNullWhen(true)] out Testbed? testbed, [NotNullWhen(true)] out Campaign? campaign)
     {
         try
         {
@@ -99,8 +99,8 @@ public class CampaignSettings : DataSettings
         catch (ConfigException e)
         {
             Render.Error(e.Message);
-            testbed = null!;
-            campaign = null!;
+            testbed = null;
+            campaign = null;
             return false;
         }
     }

@@ -55,7 +55,7 @@ public sealed class RunCommand : AsyncCommand<RunCommand.Settings>
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var signals = Render.CancelOnSignals(cts);
         var bind = new IPEndPoint(IPAddress.Parse(testbed.ProbeAddress), testbed.ProbePort);
-        await using var controller = await EmbeddedController.StartAsync(settings.DatabasePath, bind, settings.ManagedTimestamps, cts.Token, testbed.ProbeNetworkNamespace);
+        await using var controller = await EmbeddedController.StartAsync(settings.DatabasePath, bind, settings.ManagedTimestamps, testbed.ProbeNetworkNamespace, cts.Token);
         AnsiConsole.MarkupLine($"[grey]horizon: testbed {Markup.Escape(testbed.Name)} ({testbed.Guests.Length} guest(s)), campaign {Markup.Escape(campaign.Name)} ({campaign.Experiments.Length} experiments), probes on udp {controller.Timing.LocalEndPoint} with {controller.Timing.TimestampDescription}; store {Markup.Escape(controller.Store.Path)}[/]");
         foreach (var skipped in campaign.Skipped)
         {

@@ -1,7 +1,6 @@
 using System.ComponentModel;
 using System.Net;
 using Horizon.Api;
-using Horizon.Desk;
 using Horizon.Scheduler;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -48,7 +47,7 @@ public sealed class ServeCommand : AsyncCommand<ServeCommand.Settings>
 
         // The controller's own timing socket is not used: each submitted campaign binds where its testbed says.
         await using var controller = await EmbeddedController.StartAsync(settings.DatabasePath, new IPEndPoint(IPAddress.Loopback, 0), ct: cts.Token);
-        await using var queue = new CampaignQueue(controller);
+        await using var queue = new EmbeddedCampaignDesk(controller);
         await using var app = ControllerApi.Build(security, queue);
         await app.StartAsync(cts.Token);
         var url = ControllerApi.BoundUrl(app);

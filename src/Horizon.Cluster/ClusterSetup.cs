@@ -88,7 +88,7 @@ public static class ClusterSetup
 /// second. Safe because every call the scheduler makes is idempotent or harmless to repeat: a round is recorded once
 /// per (experiment, guest, round), and a repeated reservation only skips round numbers.
 /// </summary>
-public sealed class RetryingCallFilter(ILogger<RetryingCallFilter> logger) : IOutgoingGrainCallFilter
+public sealed partial class RetryingCallFilter(ILogger<RetryingCallFilter> logger) : IOutgoingGrainCallFilter
 {
     public const int Attempts = 60;
 
@@ -103,7 +103,7 @@ public sealed class RetryingCallFilter(ILogger<RetryingCallFilter> logger) : IOu
             }
             catch (Exception e) when (attempt < Attempts && IsTransient(e))
             {
-                logger.LogWarning("grain call {Method} failed ({Type}: {Message}); retry {Attempt} in 1 s", context.InterfaceMethod?.Name, e.GetType().Name, e.Message, attempt);
+                RetryLog.Retrying(logger, context.InterfaceMethod?.Name, e.GetType().Name, e.Message, attempt);
                 await Task.Delay(TimeSpan.FromSeconds(1));
             }
         }
@@ -112,4 +112,10 @@ public sealed class RetryingCallFilter(ILogger<RetryingCallFilter> logger) : IOu
     public static bool IsTransient(Exception e) => e is SiloUnavailableException or OrleansMessageRejectionException or TimeoutException
         or Orleans.Runtime.Messaging.ConnectionFailedException
         || e is OrleansException o && o.Message.Contains("not stable", StringComparison.Ordinal);
+
+    private static partial class RetryLog
+    {
+        [LoggerMessage(Level = LogLevel.Warning, Message = "grain call {Method} failed ({Type}: {Message}); retry {Attempt} in 1 s")]
+        public static partial void Retrying(ILogger logger, string? method, string type, string message, int attempt);
+    }
 }

@@ -1,7 +1,6 @@
 using System.Collections.Immutable;
 using Horizon.Desk;
 using Horizon.Grains;
-using Orleans.Runtime;
 
 namespace Horizon.Cluster;
 

@@ -148,7 +148,7 @@ public interface IHostGrain : IGrainWithStringKey
     Task Describe(HostDescription description);
 
     [Alias("get")]
-    Task<HostDescription?> Get();
+    Task<HostDescription?> Description();
 }
 
 [Alias("horizon.guest")]
@@ -158,5 +158,5 @@ public interface IGuestGrain : IGrainWithStringKey
     Task SetStatus(GuestStatus status, string? detail);
 
     [Alias("get")]
-    Task<GuestInfo> Get();
+    Task<GuestInfo> Info();
 }

@@ -1,7 +1,6 @@
 using System.Collections.Immutable;
 using Horizon.Results;
 using Horizon.Statistics;
-using Orleans.Runtime;
 
 namespace Horizon.Grains;
 

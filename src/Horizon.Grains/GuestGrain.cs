@@ -22,5 +22,5 @@ public sealed class GuestGrain(
         await state.WriteStateAsync();
     }
 
-    public Task<GuestInfo> Get() => Task.FromResult(new GuestInfo(this.GetPrimaryKeyString(), state.State.Status, state.State.Detail, state.State.ChangedUnixMs));
+    public Task<GuestInfo> Info() => Task.FromResult(new GuestInfo(this.GetPrimaryKeyString(), state.State.Status, state.State.Detail, state.State.ChangedUnixMs));
 }

@@ -14,5 +14,5 @@ public sealed class HostGrain([PersistentState("host", HorizonGrainStorage.Name)
         await state.WriteStateAsync();
     }
 
-    public Task<HostDescription?> Get() => Task.FromResult(state.State.Description);
+    public Task<HostDescription?> Description() => Task.FromResult(state.State.Description);
 }

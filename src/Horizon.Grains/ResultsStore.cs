@@ -297,7 +297,7 @@ public sealed class ResultsStore : IResultsReader, IDisposable
         cmd.ExecuteNonQuery();
     }
 
-    private static object? Scalar(SqliteConnection c, string sql)
+    private static long Scalar(SqliteConnection c, string sql)
     {
         using var cmd = c.CreateCommand();
         cmd.CommandText = sql;

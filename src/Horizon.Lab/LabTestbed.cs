@@ -1,4 +1,3 @@
-using System.Collections.Immutable;
 using Horizon.Config;
 
 namespace Horizon.Lab;

@@ -30,7 +30,7 @@ public sealed class EmbeddedController : IAsyncDisposable
 
     public IGrainFactory Grains => host.Services.GetRequiredService<IGrainFactory>();
 
-    public static async Task<EmbeddedController> StartAsync(string databasePath, IPEndPoint probeEndPoint, bool managedTimestamps = false, CancellationToken ct = default, string? probeNetworkNamespace = null)
+    public static async Task<EmbeddedController> StartAsync(string databasePath, IPEndPoint probeEndPoint, bool managedTimestamps = false, string? probeNetworkNamespace = null, CancellationToken ct = default)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.ClearProviders();

@@ -3,9 +3,6 @@ using Horizon.Cluster;
 using Horizon.Config;
 using Horizon.Desk;
 using Horizon.Scheduler;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 
 namespace Horizon.SchedulerService;
 
@@ -14,14 +11,14 @@ namespace Horizon.SchedulerService;
 /// probe socket they time their rounds against), report progress every second. Grain calls go through the cluster's
 /// client; a controller silo that dies mid-campaign costs retries, not rounds (see <see cref="RetryingCallFilter"/>).
 /// </summary>
-public sealed class CampaignWorker(IGrainFactory grains, IConfiguration configuration, ILogger<CampaignWorker> logger) : BackgroundService
+public sealed partial class CampaignWorker(IGrainFactory grains, IConfiguration configuration, ILogger<CampaignWorker> logger) : BackgroundService
 {
     private readonly string worker = configuration["Horizon:WorkerId"] ?? $"{System.Environment.MachineName}-scheduler";
     private readonly int? probePort = configuration.GetValue<int?>("Horizon:ProbePort");
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        logger.LogInformation("scheduler {Worker} ready; probes default to udp port {Port}", worker, probePort?.ToString() ?? "any");
+        Log.Ready(logger, worker, probePort);
         var desk = grains.GetGrain<ISubmissionsGrain>(ClusterSetup.DeskKey);
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -32,7 +29,7 @@ public sealed class CampaignWorker(IGrainFactory grains, IConfiguration configur
             }
             catch (Exception e) when (e is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
             {
-                logger.LogWarning("cannot reach the cluster's desk: {Message}", e.Message);
+                Log.DeskUnreachable(logger, e.Message);
                 ticket = null;
             }
 
@@ -59,7 +56,7 @@ public sealed class CampaignWorker(IGrainFactory grains, IConfiguration configur
             return;
         }
 
-        logger.LogInformation("running campaign {Campaign}{Resumed}", s.Name, ticket.Resumed ? " (resumed)" : "");
+        Log.Running(logger, s.Name, ticket.Resumed);
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
         var run = CampaignExecution.ExecuteAsync(grains, s, probePort, cts.Token);
         var (measured, failed, lines, undelivered) = (0, 0, 0, 0);
@@ -81,7 +78,7 @@ public sealed class CampaignWorker(IGrainFactory grains, IConfiguration configur
             catch (Exception e) when (e is not OperationCanceledException)
             {
                 // The desk's silo is gone for a moment: the next report carries these counts and lines too.
-                logger.LogWarning("progress report for {Campaign} not delivered: {Message}", s.Name, e.Message);
+                Log.ReportNotDelivered(logger, s.Name, e.Message);
                 if (done && ++undelivered < 120)
                 {
                     await Task.Delay(TimeSpan.FromSeconds(1), CancellationToken.None);
@@ -91,9 +88,27 @@ public sealed class CampaignWorker(IGrainFactory grains, IConfiguration configur
 
             if (done)
             {
-                logger.LogInformation("campaign {Campaign} {State}", s.Name, s.State);
+                Log.Finished(logger, s.Name, s.State);
                 return;
             }
         }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(Level = LogLevel.Information, Message = "scheduler {Worker} ready; probes default to udp port {Port} (null: any)")]
+        public static partial void Ready(ILogger logger, string worker, int? port);
+
+        [LoggerMessage(Level = LogLevel.Warning, Message = "cannot reach the cluster's desk: {Message}")]
+        public static partial void DeskUnreachable(ILogger logger, string message);
+
+        [LoggerMessage(Level = LogLevel.Information, Message = "running campaign {Campaign} (resumed: {Resumed})")]
+        public static partial void Running(ILogger logger, string campaign, bool resumed);
+
+        [LoggerMessage(Level = LogLevel.Warning, Message = "progress report for {Campaign} not delivered: {Message}")]
+        public static partial void ReportNotDelivered(ILogger logger, string campaign, string message);
+
+        [LoggerMessage(Level = LogLevel.Information, Message = "campaign {Campaign} {State}")]
+        public static partial void Finished(ILogger logger, string campaign, SubmissionState state);
     }
 }

@@ -77,5 +77,5 @@ public sealed class ArrivalClock(IClockSource clock)
         return offset;
     }
 
-    public long ToMonotonic(long kernelRealtimeNs, long offsetNs) => kernelRealtimeNs - offsetNs;
+    public static long ToMonotonic(long kernelRealtimeNs, long offsetNs) => kernelRealtimeNs - offsetNs;
 }

@@ -20,7 +20,7 @@ public readonly record struct DatagramSource(uint AddressBigEndian, ushort PortB
     public override string ToString() => ToEndPoint().ToString();
 }
 
-/// <summary>Receives datagrams; <paramref name="arrivalMonotonicNs"/> is the arrival on the controller's monotonic timeline.</summary>
+/// <summary>Receives datagrams, each with its arrival on the controller's monotonic timeline (nanoseconds).</summary>
 public interface IDatagramSink
 {
     void OnDatagram(ReadOnlySpan<byte> datagram, long arrivalMonotonicNs, DatagramSource source);
@@ -252,7 +252,7 @@ public sealed class ProbeListener : IDisposable
                     for (var i = 0; i < n; i++)
                     {
                         var stamp = KernelStamp(&messages[i].Header);
-                        var arrival = stamp is { } realtime ? clock.ToMonotonic(realtime, offset) : clock.Source.MonotonicNs();
+                        var arrival = stamp is { } realtime ? ArrivalClock.ToMonotonic(realtime, offset) : clock.Source.MonotonicNs();
                         sink.OnDatagram(new ReadOnlySpan<byte>(iov[i].Base, (int)Math.Min(messages[i].Length, BufferSize)), arrival,
                             new DatagramSource(names[i].AddressBigEndian, names[i].PortBigEndian));
                     }

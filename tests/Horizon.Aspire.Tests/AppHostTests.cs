@@ -1,10 +1,5 @@
-using System.Net.Http.Json;
-using System.Text.Json;
-using System.Text.Json.Nodes;
 using Aspire.Hosting;
-using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
-using Horizon.Api;
 using Horizon.Desk;
 
 namespace Horizon.Aspire.Tests;
@@ -64,6 +59,7 @@ public sealed class AppHostFixture : IAsyncLifetime
 public sealed class AppHostCollection : ICollectionFixture<AppHostFixture>;
 
 [Collection("apphost")]
+[Trait("needs", "stack")]
 public sealed class AppHostTests(AppHostFixture stack)
 {
     [Fact]

@@ -3,7 +3,6 @@ using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Horizon.Api;
 using Horizon.Desk;
 
 namespace Horizon.Aspire.Tests;

@@ -7,6 +7,7 @@ namespace Horizon.Aspire.Tests;
 /// Every dashboard JSON must satisfy Grafana's published TypeScript types (npm @grafana/schema, strict tsc): the check
 /// in tests/dashboards, run first on a deliberately broken copy (it must fail and name the field), then on the real ones.
 /// </summary>
+[Trait("needs", "stack")]
 public sealed class DashboardSchemaTests
 {
     private static readonly string Checker = Path.Combine(Path.GetDirectoryName(Dashboards.Directory())!, "tests", "dashboards");

@@ -1,10 +1,10 @@
 using System.Text.RegularExpressions;
-using Horizon.Api;
 using Horizon.Desk;
 
 namespace Horizon.Aspire.Tests;
 
 /// <summary>A campaign survives the death of the controller silo that hosts its experiment.</summary>
+[Trait("needs", "stack")]
 public sealed partial class SiloLossTests
 {
     [GeneratedRegex("""^orleans_grains\{[^}]*grain_type="experiment"[^}]*\} (\d+)""", RegexOptions.Multiline)]

@@ -1,7 +1,6 @@
 using System.Net;
 using System.Text;
 using Horizon.Api;
-using Horizon.Desk;
 using Horizon.Scheduler;
 using Microsoft.AspNetCore.Builder;
 
@@ -54,7 +53,7 @@ public sealed class ApiOriginTests : IAsyncLifetime
 {
     private readonly string dir = Directory.CreateTempSubdirectory("horizon-api-origin-").FullName;
     private EmbeddedController controller = null!;
-    private CampaignQueue queue = null!;
+    private EmbeddedCampaignDesk queue = null!;
     private WebApplication app = null!;
     private HttpClient http = null!;
     private int port;
@@ -62,7 +61,7 @@ public sealed class ApiOriginTests : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         controller = await EmbeddedController.StartAsync(Path.Combine(dir, "horizon.db"), new IPEndPoint(IPAddress.Loopback, 0));
-        queue = new CampaignQueue(controller);
+        queue = new EmbeddedCampaignDesk(controller);
         app = ControllerApi.Build(ApiSecurity.Create("127.0.0.1", 0, null), queue);
         await app.StartAsync();
         port = new Uri(ControllerApi.BoundUrl(app)).Port;

@@ -4,7 +4,6 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json.Nodes;
 using Horizon.Api;
-using Horizon.Desk;
 using Horizon.Scheduler;
 using Microsoft.AspNetCore.Builder;
 
@@ -54,14 +53,14 @@ public sealed class ApiTests : IAsyncLifetime
     private const string Token = "test-token-0123456789";
     private readonly string dir = Directory.CreateTempSubdirectory("horizon-api-").FullName;
     private EmbeddedController controller = null!;
-    private CampaignQueue queue = null!;
+    private EmbeddedCampaignDesk queue = null!;
     private WebApplication app = null!;
     private HttpClient http = null!;
 
     public async ValueTask InitializeAsync()
     {
         controller = await EmbeddedController.StartAsync(Path.Combine(dir, "horizon.db"), new IPEndPoint(IPAddress.Loopback, 0));
-        queue = new CampaignQueue(controller);
+        queue = new EmbeddedCampaignDesk(controller);
 
         // Bound to every address, so a token is required; the test talks to it over loopback only.
         app = ControllerApi.Build(ApiSecurity.Create("0.0.0.0", 0, Token), queue);
@@ -80,7 +79,7 @@ public sealed class ApiTests : IAsyncLifetime
         Directory.Delete(dir, recursive: true);
     }
 
-    private HttpRequestMessage Post(object? body, string? token = Token, string contentType = "application/json")
+    private static HttpRequestMessage Post(object? body, string? token = Token, string contentType = "application/json")
     {
         var m = new HttpRequestMessage(HttpMethod.Post, "api/campaigns")
         {

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Horizon.Config;
 using Horizon.Grains;
 
 namespace Horizon.EndToEnd.Tests;

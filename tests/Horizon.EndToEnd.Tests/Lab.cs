@@ -67,7 +67,7 @@ public sealed class Lab : IAsyncDisposable
             await Controller.DisposeAsync();
         }
 
-        Controller = await EmbeddedController.StartAsync(Database, new IPEndPoint(IPAddress.Parse(probeAddress), 0), false, default, probeNamespace).WaitAsync(Limit);
+        Controller = await EmbeddedController.StartAsync(Database, new IPEndPoint(IPAddress.Parse(probeAddress), 0), false, probeNamespace).WaitAsync(Limit);
     }
 
     public static Testbed LocalTestbed(string extraGuestLines = "", bool withPeer = false) => TestbedFile.Parse("test-testbed.yaml", $"""

@@ -30,6 +30,7 @@ public sealed class LabTests
 
     private static bool Alive(int pid) => File.Exists($"/proc/{pid}/status") && !File.ReadAllText($"/proc/{pid}/status").Contains("State:\tZ");
 
+    [Trait("needs", "lab-image")]
     [Fact]
     public async Task A_lab_host_its_lxc_container_and_its_qemu_vm_run_workloads_over_ssh_with_probes_and_iperf_to_the_peer_then_leave_nothing_behind()
     {
@@ -152,6 +153,7 @@ public sealed class LabTests
         }
     }
 
+    [Trait("needs", "lab-image")]
     [Fact]
     public async Task Forward_runs_through_native_lxc_and_qemu_guests_with_the_zero_loss_search_and_restores_their_tables()
     {
@@ -234,6 +236,7 @@ public sealed class LabTests
     /// QEMU/TCG, two PV domUs created by the lab one at a time, a CPU and a memory workload under default and shared-core,
     /// 2 rounds each, both domUs concurrent. The schemes must be read back from the real `xl vcpu-list`.
     /// </summary>
+    [Trait("needs", "lab-image")]
     [Fact]
     public async Task A_nested_xen_host_runs_two_pv_domus_under_default_and_shared_core_read_back_from_xl()
     {
@@ -273,13 +276,13 @@ public sealed class LabTests
                 foreach (var free in results.Where(e => e.Scheme == "default"))
                 {
                     // The hypervisor's view of the host (xl info: 2 pCPUs), not dom0's, read back from xl vcpu-list.
-                    Assert.Equal(2, System.Text.RegularExpressions.Regex.Matches(free.EnvironmentJson, "\"adapter\":\"xen\",\"planned\":\\[\"0-1\"\\],\"read_back\":\\[\"0-1\"\\]").Count);
+                    Assert.Equal(2, System.Text.RegularExpressions.Regex.Count(free.EnvironmentJson, "\"adapter\":\"xen\",\"planned\":\\[\"0-1\"\\],\"read_back\":\\[\"0-1\"\\]"));
                 }
 
                 foreach (var shared in results.Where(e => e.Scheme == "shared-core"))
                 {
                     // Read back from xl vcpu-list: both domUs and dom0 (one vCPU left online) on CPU 0.
-                    Assert.Equal(2, System.Text.RegularExpressions.Regex.Matches(shared.EnvironmentJson, "\"adapter\":\"xen\",\"planned\":\\[\"0\"\\],\"read_back\":\\[\"0\"\\]").Count);
+                    Assert.Equal(2, System.Text.RegularExpressions.Regex.Count(shared.EnvironmentJson, "\"adapter\":\"xen\",\"planned\":\\[\"0\"\\],\"read_back\":\\[\"0\"\\]"));
                     Assert.Contains("\"cpus\":\"0\",\"vcpus\":1", shared.EnvironmentJson, StringComparison.Ordinal);
                 }
             }

@@ -1,7 +1,5 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
-using Horizon.Config;
-using Horizon.Grains;
 using Horizon.Reports;
 
 namespace Horizon.EndToEnd.Tests;

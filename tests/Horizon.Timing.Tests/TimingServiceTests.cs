@@ -2,7 +2,6 @@ using System.Net.Sockets;
 using System.Net;
 using Horizon.Probes;
 using Horizon.Results;
-using Horizon.Timing;
 
 namespace Horizon.Timing.Tests;
 
@@ -246,12 +245,12 @@ public sealed class ArrivalClockTests
         // Start probe: the kernel stamps it on the wall clock, 20 µs before it is dequeued.
         clock.Monotonic = 5_000_000_000;
         var startStamp = clock.RealtimeNs() - 20_000;
-        var start = arrival.ToMonotonic(startStamp, arrival.CurrentOffsetNs());
+        var start = ArrivalClock.ToMonotonic(startStamp, arrival.CurrentOffsetNs());
         // NTP steps the wall clock back an hour; 2.5 s later the end probe arrives.
         clock.WallOffset -= 3_600_000_000_000;
         clock.Monotonic += 2_500_000_000;
         var endStamp = clock.RealtimeNs() - 20_000;
-        var end = arrival.ToMonotonic(endStamp, arrival.CurrentOffsetNs());
+        var end = ArrivalClock.ToMonotonic(endStamp, arrival.CurrentOffsetNs());
         Assert.Equal(2_500_000_000, end - start);
         // Converting with a stale offset (read before the step) would have been an hour off: the offset must be read at dequeue.
         Assert.NotEqual(2_500_000_000, endStamp - startStamp);
@@ -262,14 +261,14 @@ public sealed class ArrivalClockTests
     {
         var clock = new SteppableClock();
         var arrival = new ArrivalClock(clock);
-        var start = arrival.ToMonotonic(clock.RealtimeNs(), arrival.CurrentOffsetNs());
+        var start = ArrivalClock.ToMonotonic(clock.RealtimeNs(), arrival.CurrentOffsetNs());
         for (var i = 0; i < 100; i++)
         {
             clock.Monotonic += 10_000_000;
             clock.WallOffset += 5_000; // slewing 500 ppm fast
         }
 
-        var end = arrival.ToMonotonic(clock.RealtimeNs(), arrival.CurrentOffsetNs());
+        var end = ArrivalClock.ToMonotonic(clock.RealtimeNs(), arrival.CurrentOffsetNs());
         Assert.Equal(1_000_000_000, end - start);
     }
 

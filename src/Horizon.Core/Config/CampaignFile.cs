@@ -1,5 +1,4 @@
 using System.Collections.Immutable;
-using System.Reflection;
 using Horizon.Statistics;
 using Horizon.Workloads;
 using YamlDotNet.RepresentationModel;

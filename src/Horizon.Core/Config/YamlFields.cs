@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
@@ -95,7 +96,7 @@ public sealed class YamlFields
 
     public bool Has(string key) => TryGet(key, out _);
 
-    public bool TryGet(string key, out YamlNode value)
+    public bool TryGet(string key, [NotNullWhen(true)] out YamlNode? value)
     {
         seen.Add(key);
         foreach (var (k, v) in node.Children)
@@ -107,7 +108,7 @@ public sealed class YamlFields
             }
         }
 
-        value = null!;
+        value = null;
         return false;
     }
 

@@ -33,6 +33,7 @@ public sealed record ScalingRow(
 
 public static class ScalingTable
 {
+    /// <param name="experiments">The experiments of the campaign(s), every guest count and scheme.</param>
     /// <param name="blockFirstRounds">Per experiment, the first round of each block it ran (from the run order): the rounds whose start the barrier synchronised.</param>
     public static ImmutableArray<ScalingRow> Build(IEnumerable<ExperimentResult> experiments, IReadOnlyDictionary<Guid, IReadOnlyList<int>>? blockFirstRounds = null)
     {

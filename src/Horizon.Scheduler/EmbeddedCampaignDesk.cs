@@ -9,7 +9,7 @@ namespace Horizon.Scheduler;
 /// Runs submitted campaigns one after another on the controller (they share its guests and its probe port). Each run
 /// gets a timing service bound where its testbed says guests send probes.
 /// </summary>
-public sealed class CampaignQueue : ICampaignDesk, IAsyncDisposable
+public sealed class EmbeddedCampaignDesk : ICampaignDesk, IAsyncDisposable
 {
     private readonly EmbeddedController controller;
     private readonly Channel<Submission> pending = Channel.CreateUnbounded<Submission>();
@@ -17,7 +17,7 @@ public sealed class CampaignQueue : ICampaignDesk, IAsyncDisposable
     private readonly CancellationTokenSource stopping = new();
     private readonly Task worker;
 
-    public CampaignQueue(EmbeddedController controller)
+    public EmbeddedCampaignDesk(EmbeddedController controller)
     {
         this.controller = controller;
         worker = Task.Run(WorkAsync);
