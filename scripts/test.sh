@@ -2,13 +2,15 @@
 # Builds and runs the tests; prints "N passed, N failed, N skipped" from the TRX files and exits non-zero when any
 # test failed.
 #   scripts/test.sh          every test (the README's test command and CI's): ~20-35 minutes on 2 cores
-#   scripts/test.sh --fast   the developer's loop: every test that needs neither a lab image (LXC/QEMU/Xen guests) nor
-#                            the distributed stack (AppHost, cluster processes, npm): a few minutes, no image is built
+#   scripts/test.sh --fast   the developer's loop (~4 minutes): every test but those that need a lab image (LXC/QEMU/Xen
+#                            guests), the distributed stack (AppHost, cluster processes, npm), the whole workload tool
+#                            chain (the study's workloads incl. a kernel build) or a browser (the report in chromium);
+#                            no image is built
 set -uo pipefail
 cd "$(dirname "$0")/.."
 filters=()
 if [ "${1:-}" = "--fast" ]; then
-  filters=(--filter-not-trait "needs=lab-image" --filter-not-trait "needs=stack")
+  filters=(--filter-not-trait "needs=lab-image" --filter-not-trait "needs=stack" --filter-not-trait "needs=toolchain" --filter-not-trait "needs=browser")
 elif [ -n "${1:-}" ]; then
   echo "usage: scripts/test.sh [--fast]" >&2
   exit 2

@@ -117,7 +117,7 @@ public sealed class AdapterTests : IDisposable
         var missing = await Assert.ThrowsAsync<TestbedException>(() => xen.ApplyShareAsync(host, Guest("gone", Platform.Xen), null, ct));
         Assert.Contains("gone is an invalid domain identifier", missing.Message, StringComparison.Ordinal);
         // Other platforms refuse a share rather than ignore it.
-        await Assert.ThrowsAsync<NotSupportedException>(() => PlatformAdapter.For(Platform.Kvm)!.ApplyShareAsync(host, Guest("vm1", Platform.Kvm), new CpuShare(512, 0), ct));
+        await Assert.ThrowsAsync<TestbedException>(() => PlatformAdapter.For(Platform.Kvm)!.ApplyShareAsync(host, Guest("vm1", Platform.Kvm), new CpuShare(512, 0), ct));
     }
 
     [Fact]

@@ -52,9 +52,9 @@ public sealed class ForwardTests
     public async Task A_wrong_request_or_a_missing_namespace_is_an_error_that_says_what()
     {
         await using var pair = await GeneratorPair.CreateAsync(null, Ct);
-        var bad = await Assert.ThrowsAsync<InvalidOperationException>(() => pair.RunAsync("trial frame=9000", Ct));
+        var bad = await Assert.ThrowsAsync<Horizon.Lab.LabException>(() => pair.RunAsync("trial frame=9000", Ct));
         Assert.Contains("frame must be 64..1518", bad.Message, StringComparison.Ordinal);
-        var missing = await Assert.ThrowsAsync<InvalidOperationException>(() => pair.RunAsync("trial frame=64 ms=100 rate=100 sink_ns=hz-no-such-namespace", Ct));
+        var missing = await Assert.ThrowsAsync<Horizon.Lab.LabException>(() => pair.RunAsync("trial frame=64 ms=100 rate=100 sink_ns=hz-no-such-namespace", Ct));
         Assert.Contains("cannot enter network namespace /run/netns/hz-no-such-namespace", missing.Message, StringComparison.Ordinal);
         Assert.Throws<FormatException>(() => ForwardWorkload.ParseResult("error cannot enter network namespace /run/netns/x: No such file"));
     }

@@ -43,6 +43,7 @@ public sealed partial class ReportTests : IDisposable
         return await stdout;
     }
 
+    [Trait("needs", "browser")]
     [Fact]
     public async Task The_html_report_of_a_real_two_guest_run_shows_every_figure_in_chromium()
     {

@@ -234,6 +234,7 @@ public sealed class RunTests
         Assert.True(order.Length >= 12);
     }
 
+    [Trait("needs", "toolchain")]
     [Fact]
     public async Task Every_study_workload_runs_here_at_small_sizes_and_exports_with_its_environment()
     {
