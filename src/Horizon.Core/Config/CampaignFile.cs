@@ -5,7 +5,7 @@ using YamlDotNet.RepresentationModel;
 
 namespace Horizon.Config;
 
-/// <summary>Reads a campaign file or a built-in preset. See README "Campaign file" for the format.</summary>
+/// <summary>Reads a campaign file or a built-in preset. The format: docs/files.md, "Campaign file".</summary>
 public static class CampaignFile
 {
     private static readonly string[] PlanKeys = ["rounds", "round_timeout", "cpu_scheme", "cpu_schemes", "guests", "guest_counts", "concurrent", "probe_copies", "cpu_weight", "cpu_cap"];

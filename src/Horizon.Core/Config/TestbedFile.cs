@@ -2,7 +2,7 @@ using System.Collections.Immutable;
 
 namespace Horizon.Config;
 
-/// <summary>Reads a testbed file. See README "Testbed file" for the format.</summary>
+/// <summary>Reads a testbed file. The format: docs/files.md, "Testbed file".</summary>
 public static class TestbedFile
 {
     public const string DefaultName = "(embedded default testbed)";

@@ -114,7 +114,7 @@ public static class TextTable
     }
 }
 
-/// <summary>CSV and JSON exports (schema: README, "Export formats"). Invariant culture, seconds as plain decimals.</summary>
+/// <summary>CSV and JSON exports (schema: docs/exports.md). Invariant culture, seconds as plain decimals.</summary>
 public static class Exporters
 {
     public const int JsonSchemaVersion = 1;
