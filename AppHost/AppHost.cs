@@ -35,7 +35,7 @@ var apiPort = int.Parse(settings["ApiPort"] ?? "5080");
 var controllers = new List<IResourceBuilder<ProjectResource>>();
 for (var i = 0; i < int.Parse(settings["Controllers"] ?? "2"); i++)
 {
-    controllers.Add(builder.AddProject<Projects.Horizon_Controller>($"controller-{i}")
+    controllers.Add(builder.AddProject<Projects.Horizon_ControllerSilo>($"controller-{i}")
         .WithReference(cluster)
         .WithReference(redis)
         .WaitFor(redisServer)

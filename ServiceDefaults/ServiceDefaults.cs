@@ -19,7 +19,7 @@ namespace Horizon.ServiceDefaults;
 public static class ServiceDefaultsExtensions
 {
     /// <summary>Meters of the project's components (one per component; instruments named <c>horizon.*</c> with units).</summary>
-    public static readonly string[] HorizonMeters = ["Horizon.Timing", "Horizon.Scheduler", "Horizon.Controller"];
+    public static readonly string[] HorizonMeters = ["Horizon.Timing", "Horizon.Scheduler", "Horizon.Api"];
 
     public const string HealthPath = "/health";
     public const string AlivePath = "/alive";

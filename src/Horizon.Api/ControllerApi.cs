@@ -24,7 +24,7 @@ public static class ControllerApi
     public const long MaxBodyBytes = 1 << 20;
 
     /// <summary>The controller's meter: submissions by outcome (accepted, refused, conflict).</summary>
-    public static readonly System.Diagnostics.Metrics.Meter Meter = new("Horizon.Controller");
+    public static readonly System.Diagnostics.Metrics.Meter Meter = new("Horizon.Api");
 
     private static readonly System.Diagnostics.Metrics.Counter<long> Submissions =
         Meter.CreateCounter<long>("horizon.api.submissions", "{campaign}", "Campaigns submitted to the API, by outcome");

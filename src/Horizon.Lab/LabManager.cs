@@ -61,7 +61,7 @@ public sealed class LabManager(string directory)
         var spec = lab.Spec;
         var ctl = spec.Namespace("ctl");
         await LabNetwork.NamespaceAsync(lab, ctl, ct);
-        await Shell.Must($"ip netns exec {ctl} ip link set lo up && ip netns exec {ctl} ip link add br0 type bridge && ip netns exec {ctl} ip addr add {spec.ControllerAddress}/24 dev br0 && ip netns exec {ctl} ip link set br0 up", ct);
+        await Shell.Must($"ip netns exec {ctl} ip link set lo up && ip netns exec {ctl} ip link add br0 type bridge && ip netns exec {ctl} ip addr add {spec.ProbeAddress}/24 dev br0 && ip netns exec {ctl} ip link set br0 up", ct);
         if (spec.Forward)
         {
             var paths = CheckForwarding(spec);

@@ -16,5 +16,6 @@ public sealed record LabSpec(string Name = "hz", int Hosts = 1, bool Peer = true
 
     public string Address(int index) => $"10.{Subnet}.0.{index}";
 
-    public string ControllerAddress => Address(1);
+    /// <summary>The controller's address in the lab (its namespace "ctl", on the lab's bridge): where guests send their probes.</summary>
+    public string ProbeAddress => Address(1);
 }

@@ -48,7 +48,7 @@ public static class LabTestbed
         }
 
         var peer = state.Machines.FirstOrDefault(m => m.IsPeer) is { } p ? new NetworkPeer(p.Name, Ssh(p), p.Address) : null;
-        return new Testbed($"lab-{spec.Name}", Path.Combine(labDirectory, "testbed.yaml"), spec.ControllerAddress, 0, spec.Namespace("ctl"), [.. hosts], [.. guests], peer);
+        return new Testbed($"lab-{spec.Name}", Path.Combine(labDirectory, "testbed.yaml"), spec.ProbeAddress, 0, spec.Namespace("ctl"), [.. hosts], [.. guests], peer);
     }
 
     public static string Yaml(LabSpec spec, LabState state, string clientKey, string labDirectory) =>

@@ -32,7 +32,7 @@ public sealed class ClusterProcesses : IAsyncDisposable
             for (var i = 0; i < controllers; i++)
             {
                 var http = FreePort();
-                var pid = c.Start($"controller-{i}", "dotnet", [Program("Horizon.Controller")], new()
+                var pid = c.Start($"controller-{i}", "dotnet", [Program("Horizon.ControllerSilo")], new()
                 {
                     ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{http}",
                     ["Orleans__Endpoints__SiloPort"] = FreePort().ToString(),
