@@ -124,6 +124,18 @@ public sealed class ApiOriginTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_sweep_beyond_the_campaign_limit_is_refused_by_the_api_with_its_field_and_queues_nothing()
+    {
+        var values = "[" + string.Join(", ", Enumerable.Range(0, 1000).Select(i => $"v{i}")) + "]";
+        var campaign = $"campaign: huge\nexperiments:\n  - workload: command\n    run: \"echo {{a}} {{b}}\"\n    sweep:\n      a: {values}\n      b: {values}\n";
+        var (status, body) = await Submit(System.Text.Json.JsonSerializer.Serialize(new { campaign }));
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Contains("experiments[0].sweep.b", body, StringComparison.Ordinal);
+        Assert.Contains("at most 10000", body, StringComparison.Ordinal);
+        Assert.Empty(queue.All);
+    }
+
+    [Fact]
     public async Task Duplicate_json_members_are_refused_not_silently_resolved()
     {
         var (status, body) = await Submit("""{"preset":"no-such-preset","preset":"quick"}""");

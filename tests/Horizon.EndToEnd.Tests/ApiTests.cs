@@ -182,6 +182,10 @@ public sealed class ApiTests : IAsyncLifetime
 
         Assert.Equal("Completed", (string?)view!["state"]);
         Assert.Equal(3, (int?)view["measured"]);
+        // `run --controller` prints the log as it grows: one line per round, as `horizon run` prints them.
+        var roundLines = view["log"]!.AsArray().Select(l => (string)l!).Where(l => l.Contains("command native round ", StringComparison.Ordinal)).ToList();
+        Assert.Equal(3, roundLines.Count);
+        Assert.All(roundLines, l => Assert.Matches(@"round \d: 0\.2[5-9]\d\d s  n=\d/3 mean=", l));
         var results = await http.GetFromJsonAsync<JsonNode>("api/campaigns/api-run/results", ct);
         var experiment = Assert.Single(results!["experiments"]!.AsArray());
         var rounds = experiment!["rounds"]!.AsArray();
