@@ -2,7 +2,7 @@
 # Builds and runs the tests; prints "N passed, N failed, N skipped" from the TRX files and exits non-zero when any
 # test failed.
 #   scripts/test.sh          every test (the README's test command and CI's): ~20 minutes on 2 cores
-#   scripts/test.sh --fast   the developer's loop (~4 minutes): every test but those that need a lab image (LXC/QEMU/Xen
+#   scripts/test.sh --fast   the developer's loop (~5 minutes): every test but those that need a lab image (LXC/QEMU/Xen
 #                            guests), the distributed stack (AppHost, cluster processes, npm), the whole workload tool
 #                            chain (the study's workloads incl. a kernel build) or a browser (the report in chromium);
 #                            no image is built
