@@ -1,8 +1,6 @@
 using System.Net;
 using System.Text;
 using Horizon.Api;
-using Horizon.Scheduler;
-using Microsoft.AspNetCore.Builder;
 
 namespace Horizon.EndToEnd.Tests;
 
@@ -51,32 +49,11 @@ public sealed class ApiOriginRuleTests
 [Collection("machine")]
 public sealed class ApiOriginTests : IAsyncLifetime
 {
-    private readonly string dir = Directory.CreateTempSubdirectory("horizon-api-origin-").FullName;
-    private EmbeddedController controller = null!;
-    private EmbeddedCampaignDesk queue = null!;
-    private WebApplication app = null!;
-    private HttpClient http = null!;
-    private int port;
+    private ApiHost api = null!;
 
-    public async ValueTask InitializeAsync()
-    {
-        controller = await EmbeddedController.StartAsync(Path.Combine(dir, "horizon.db"), new IPEndPoint(IPAddress.Loopback, 0));
-        queue = new EmbeddedCampaignDesk(controller);
-        app = ControllerApi.Build(ApiSecurity.Create("127.0.0.1", 0, null), queue);
-        await app.StartAsync();
-        port = new Uri(ControllerApi.BoundUrl(app)).Port;
-        http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
-    }
+    public async ValueTask InitializeAsync() => api = await ApiHost.StartAsync(ApiSecurity.Create("127.0.0.1", 0, null));
 
-    public async ValueTask DisposeAsync()
-    {
-        http.Dispose();
-        await app.StopAsync();
-        await app.DisposeAsync();
-        await queue.DisposeAsync();
-        await controller.DisposeAsync();
-        Directory.Delete(dir, recursive: true);
-    }
+    public ValueTask DisposeAsync() => api.DisposeAsync();
 
     private async Task<(HttpStatusCode Status, string Body)> Submit(string body, string? host = null, string? origin = null)
     {
@@ -91,18 +68,18 @@ public sealed class ApiOriginTests : IAsyncLifetime
             m.Headers.Add("Origin", origin);
         }
 
-        using var r = await http.SendAsync(m, TestContext.Current.CancellationToken);
+        using var r = await api.Http.SendAsync(m, TestContext.Current.CancellationToken);
         return (r.StatusCode, await r.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
     }
 
     [Fact]
     public async Task A_rebound_host_name_or_a_foreign_origin_is_refused_and_queues_nothing()
     {
-        var (status, body) = await Submit("""{"preset":"quick"}""", host: $"attacker.example:{port}", origin: $"http://attacker.example:{port}");
+        var (status, body) = await Submit("""{"preset":"quick"}""", host: $"attacker.example:{api.Port}", origin: $"http://attacker.example:{api.Port}");
         Assert.Equal(HttpStatusCode.Forbidden, status);
         Assert.Contains("attacker.example", body, StringComparison.Ordinal);
 
-        (status, _) = await Submit("""{"preset":"quick"}""", host: $"attacker.example:{port}");
+        (status, _) = await Submit("""{"preset":"quick"}""", host: $"attacker.example:{api.Port}");
         Assert.Equal(HttpStatusCode.Forbidden, status);
 
         (status, body) = await Submit("""{"preset":"quick"}""", origin: "http://attacker.example");
@@ -112,13 +89,13 @@ public sealed class ApiOriginTests : IAsyncLifetime
         using (var get = new HttpRequestMessage(HttpMethod.Get, "api/campaigns"))
         {
             get.Headers.Host = "rebind.attacker.example";
-            Assert.Equal(HttpStatusCode.Forbidden, (await http.SendAsync(get, TestContext.Current.CancellationToken)).StatusCode);
+            Assert.Equal(HttpStatusCode.Forbidden, (await api.Http.SendAsync(get, TestContext.Current.CancellationToken)).StatusCode);
         }
 
-        Assert.Empty(queue.All);
+        Assert.Empty(api.Desk.All);
 
         // The same request addressed to the loopback name is processed (a wrong preset: refused by the parser, not the guard).
-        (status, body) = await Submit("""{"preset":"no-such-preset"}""", host: $"localhost:{port}");
+        (status, body) = await Submit("""{"preset":"no-such-preset"}""", host: $"localhost:{api.Port}");
         Assert.Equal(HttpStatusCode.BadRequest, status);
         Assert.Contains("no-such-preset", body, StringComparison.Ordinal);
     }
@@ -132,7 +109,7 @@ public sealed class ApiOriginTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.BadRequest, status);
         Assert.Contains("experiments[0].sweep.b", body, StringComparison.Ordinal);
         Assert.Contains("at most 10000", body, StringComparison.Ordinal);
-        Assert.Empty(queue.All);
+        Assert.Empty(api.Desk.All);
     }
 
     [Fact]
@@ -142,6 +119,6 @@ public sealed class ApiOriginTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.BadRequest, status);
         Assert.Contains("preset", body, StringComparison.Ordinal);
         Assert.Contains("duplicate", body, StringComparison.OrdinalIgnoreCase);
-        Assert.Empty(queue.All);
+        Assert.Empty(api.Desk.All);
     }
 }

@@ -4,8 +4,6 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json.Nodes;
 using Horizon.Api;
-using Horizon.Scheduler;
-using Microsoft.AspNetCore.Builder;
 
 namespace Horizon.EndToEnd.Tests;
 
@@ -51,33 +49,12 @@ public sealed class ApiSecurityTests
 public sealed class ApiTests : IAsyncLifetime
 {
     private const string Token = "test-token-0123456789";
-    private readonly string dir = Directory.CreateTempSubdirectory("horizon-api-").FullName;
-    private EmbeddedController controller = null!;
-    private EmbeddedCampaignDesk queue = null!;
-    private WebApplication app = null!;
-    private HttpClient http = null!;
+    private ApiHost api = null!;
 
-    public async ValueTask InitializeAsync()
-    {
-        controller = await EmbeddedController.StartAsync(Path.Combine(dir, "horizon.db"), new IPEndPoint(IPAddress.Loopback, 0));
-        queue = new EmbeddedCampaignDesk(controller);
+    // Bound to every address, so a token is required; the test talks to it over loopback only.
+    public async ValueTask InitializeAsync() => api = await ApiHost.StartAsync(ApiSecurity.Create("0.0.0.0", 0, Token));
 
-        // Bound to every address, so a token is required; the test talks to it over loopback only.
-        app = ControllerApi.Build(ApiSecurity.Create("0.0.0.0", 0, Token), queue);
-        await app.StartAsync();
-        var port = new Uri(ControllerApi.BoundUrl(app).Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal)).Port;
-        http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        http.Dispose();
-        await app.StopAsync();
-        await app.DisposeAsync();
-        await queue.DisposeAsync();
-        await controller.DisposeAsync();
-        Directory.Delete(dir, recursive: true);
-    }
+    public ValueTask DisposeAsync() => api.DisposeAsync();
 
     private static HttpRequestMessage Post(object? body, string? token = Token, string contentType = "application/json")
     {
@@ -97,13 +74,13 @@ public sealed class ApiTests : IAsyncLifetime
     public async Task Requests_without_the_token_are_refused_and_health_is_open()
     {
         var ct = TestContext.Current.CancellationToken;
-        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("healthz", ct)).StatusCode);
-        Assert.Equal(HttpStatusCode.Unauthorized, (await http.GetAsync("api/campaigns", ct)).StatusCode);
-        Assert.Equal(HttpStatusCode.Unauthorized, (await http.SendAsync(Post(new { preset = "quick" }, token: null), ct)).StatusCode);
-        Assert.Equal(HttpStatusCode.Unauthorized, (await http.SendAsync(Post(new { preset = "quick" }, token: "test-token-0123456780"), ct)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await api.Http.GetAsync("healthz", ct)).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await api.Http.GetAsync("api/campaigns", ct)).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await api.Http.SendAsync(Post(new { preset = "quick" }, token: null), ct)).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await api.Http.SendAsync(Post(new { preset = "quick" }, token: "test-token-0123456780"), ct)).StatusCode);
 
         // Nothing was queued by the refused requests.
-        Assert.Empty(queue.All);
+        Assert.Empty(api.Desk.All);
     }
 
     [Fact]
@@ -112,7 +89,7 @@ public sealed class ApiTests : IAsyncLifetime
         var ct = TestContext.Current.CancellationToken;
         async Task<(HttpStatusCode, JsonNode?)> Send(HttpRequestMessage m)
         {
-            using var r = await http.SendAsync(m, ct);
+            using var r = await api.Http.SendAsync(m, ct);
             var text = await r.Content.ReadAsStringAsync(ct);
             return (r.StatusCode, text.Length > 0 ? JsonNode.Parse(text) : null);
         }
@@ -148,22 +125,22 @@ public sealed class ApiTests : IAsyncLifetime
         (status, _) = await Send(get);
         Assert.Equal(HttpStatusCode.NotFound, status);
 
-        Assert.Empty(queue.All);
+        Assert.Empty(api.Desk.All);
     }
 
     [Fact]
     public async Task A_submitted_campaign_runs_to_the_end_and_its_results_are_served()
     {
         var ct = TestContext.Current.CancellationToken;
-        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token);
+        api.Http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token);
         var campaign = "campaign: api-run\nrounds: 3\nexperiments:\n  - workload: command\n    run: sleep 0.25\n";
-        using (var r = await http.SendAsync(Post(new { campaign }), ct))
+        using (var r = await api.Http.SendAsync(Post(new { campaign }), ct))
         {
             Assert.Equal(HttpStatusCode.Accepted, r.StatusCode);
         }
 
         // The same name again while it runs is a conflict, not a second run.
-        using (var again = await http.SendAsync(Post(new { campaign }), ct))
+        using (var again = await api.Http.SendAsync(Post(new { campaign }), ct))
         {
             Assert.Equal(HttpStatusCode.Conflict, again.StatusCode);
         }
@@ -171,7 +148,7 @@ public sealed class ApiTests : IAsyncLifetime
         JsonNode? view = null;
         for (var i = 0; i < 120; i++)
         {
-            view = await http.GetFromJsonAsync<JsonNode>("api/campaigns/api-run", ct);
+            view = await api.Http.GetFromJsonAsync<JsonNode>("api/campaigns/api-run", ct);
             if ((string?)view!["state"] is not ("Queued" or "Running"))
             {
                 break;
@@ -186,13 +163,13 @@ public sealed class ApiTests : IAsyncLifetime
         var roundLines = view["log"]!.AsArray().Select(l => (string)l!).Where(l => l.Contains("command native round ", StringComparison.Ordinal)).ToList();
         Assert.Equal(3, roundLines.Count);
         Assert.All(roundLines, l => Assert.Matches(@"round \d: 0\.2[5-9]\d\d s  n=\d/3 mean=", l));
-        var results = await http.GetFromJsonAsync<JsonNode>("api/campaigns/api-run/results", ct);
+        var results = await api.Http.GetFromJsonAsync<JsonNode>("api/campaigns/api-run/results", ct);
         var experiment = Assert.Single(results!["experiments"]!.AsArray());
         var rounds = experiment!["rounds"]!.AsArray();
         Assert.Equal(3, rounds.Count);
         Assert.All(rounds, r => Assert.InRange((double)r!["seconds"]!, 0.25, 0.30));
-        var csv = await http.GetStringAsync("api/campaigns/api-run/results?format=rounds.csv", ct);
+        var csv = await api.Http.GetStringAsync("api/campaigns/api-run/results?format=rounds.csv", ct);
         Assert.Equal(4, csv.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
-        Assert.Equal(HttpStatusCode.BadRequest, (await http.GetAsync("api/campaigns/api-run/results?format=xml", ct)).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await api.Http.GetAsync("api/campaigns/api-run/results?format=xml", ct)).StatusCode);
     }
 }
