@@ -187,23 +187,27 @@ public static class Render
         public void Dispose() => action();
     }
 
+    private static readonly string[] ResultColumns = ["platform", "guest", "workload", "parameters", "scheme", "n", "failed", "mean ± 95% CI", "CV", "ratio to native [95% CI]"];
+
     public static Table ResultsTable(IReadOnlyList<ResultRow> rows)
     {
         var table = new Table().Border(TableBorder.Rounded);
-        foreach (var h in new[] { "platform", "guest", "workload", "parameters", "scheme", "n", "failed", "mean ± 95% CI", "CV", "ratio to native [95% CI]" })
+        var steal = Reports.ResultsTable.HasSteal(rows);
+        foreach (var h in ResultColumns.Concat(steal ? ["steal"] : []))
         {
             table.AddColumn(new TableColumn(Markup.Escape(h)));
         }
 
         foreach (var r in rows)
         {
-            table.AddRow(
+            string[] cells = [
                 Markup.Escape(r.Experiment.Platform), Markup.Escape(r.Experiment.GuestLabel), Markup.Escape(r.Experiment.Workload),
                 Markup.Escape(Reports.ResultsTable.Parameters(r.Experiment)), r.Experiment.Scheme, (r.Statistics?.N ?? 0).ToString(),
                 r.Experiment.FailedCount > 0 ? $"[red]{r.Experiment.FailedCount}[/]" : "0",
                 Markup.Escape(Reports.ResultsTable.MeanCi(r.Statistics, r.Experiment.Metric)),
                 r.Statistics is { N: > 1 } s ? s.CoefficientOfVariation.ToString("P1") : "—",
-                Markup.Escape(Reports.ResultsTable.Ratio(r)));
+                Markup.Escape(Reports.ResultsTable.Ratio(r))];
+            table.AddRow(steal ? [.. cells, Markup.Escape(Reports.ResultsTable.Steal(r.Experiment))] : cells);
         }
 
         return table;
@@ -250,7 +254,7 @@ public static class Render
         }
 
         // The guest's own clock, shown beside the external measurement (never used as the result).
-        var drift = experiments.SelectMany(e => e.Rounds).Where(x => x.Measured && x.Seconds > 0 && x.GuestSeconds is not null).ToList();
+        var drift = experiments.SelectMany(e => e.Rounds).Where(x => x.Counts && x.Seconds > 0 && x.GuestSeconds is not null).ToList();
         if (drift.Count > 0)
         {
             var worst = drift.MaxBy(x => Math.Abs(x.GuestSeconds!.Value / x.Seconds!.Value - 1))!;

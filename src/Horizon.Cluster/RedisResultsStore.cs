@@ -96,7 +96,7 @@ public sealed class RedisResultsStore(IConnectionMultiplexer redis, string prefi
             .Select(v => JsonSerializer.Deserialize<RoundRecord>(v.ToString(), Json)!)
             .OrderBy(r => r.RecordedUnixMs).ThenBy(r => r.Round)
             .Select(r => new RoundResult(r.GuestIndex, r.Guest, r.Round, r.Outcome == RoundOutcome.Measured, r.Seconds, r.GuestSeconds, r.GuestStartEpoch,
-                r.ExitCode, r.Reason, r.RecordedUnixMs, r.Metrics))
+                r.ExitCode, r.Reason, r.RecordedUnixMs, r.Metrics, r.Warmup))
             .ToImmutableArray();
         string? Text(string name) => fields.TryGetValue(name, out var v) && v.Length > 0 ? v : null;
         return new ExperimentResult(

@@ -136,7 +136,15 @@ public static class StudyFigures
         for (var g = 0; g < e.Guests.Length; g++)
         {
             var rounds = e.Rounds.Where(r => r.GuestIndex == g).OrderBy(r => r.Round).ToList();
-            var measured = rounds.Where(r => r.Measured && r.Value(e.Metric) is not null).ToList();
+            var measured = rounds.Where(r => r.Counts && r.Value(e.Metric) is not null).ToList();
+            var warmup = rounds.Where(r => r.Warmup && r.Measured && r.Value(e.Metric) is not null).ToList();
+            if (warmup.Count > 0)
+            {
+                // Warm-up rounds are drawn (hollow, grey) where they ran, so a cold first round is visible; they are not in the statistics.
+                var w = plot.Add.Markers(warmup.Select(r => (double)r.Round).ToArray(), warmup.Select(r => r.Value(e.Metric)!.Value).ToArray(), MarkerShape.OpenCircle, 7, Colors.Gray);
+                w.LegendText = g == 0 ? "warm-up" : "";
+            }
+
             if (measured.Count > 0)
             {
                 var sc = plot.Add.Scatter(measured.Select(r => (double)r.Round).ToArray(), measured.Select(r => r.Value(e.Metric)!.Value).ToArray(), Palette[g % Palette.Length]);

@@ -46,7 +46,7 @@ public static class HtmlReport
             Round durations are timed outside the guests from authenticated UDP probes; intervals are Student-t 95% CIs;
             ratios to native carry Fieller 95% CIs. Data: <a href="{{H(campaign)}}.json">JSON</a>, <a href="{{H(campaign)}}.experiments.csv">experiments CSV</a>, <a href="{{H(campaign)}}.rounds.csv">rounds CSV</a>.</p>
             <h2>Results</h2>
-            <table><tr><th>platform</th><th>guests</th><th>workload</th><th>parameters</th><th>scheme</th><th>n</th><th>failed</th><th>mean ± 95% CI</th><th>CV</th><th>ratio to native [95% CI]</th><th>status</th><th>warnings</th></tr>
+            <table><tr><th>platform</th><th>guests</th><th>workload</th><th>parameters</th><th>scheme</th><th>n</th><th>failed</th><th>mean ± 95% CI</th><th>CV</th><th>ratio to native [95% CI]</th><th>guest CPU (mean of rounds)</th><th>status</th><th>warnings</th></tr>
 
             """);
         foreach (var r in rows)
@@ -54,8 +54,8 @@ public static class HtmlReport
             var e = r.Experiment;
             sb.Append(CultureInfo.InvariantCulture, $"<tr><td>{H(e.Platform)}</td><td>{H(e.GuestLabel)}</td><td>{H(e.Workload)}</td><td>{H(ResultsTable.Parameters(e))}</td><td>{H(e.Scheme)}</td>" +
                 $"<td class=\"num\">{r.Statistics?.N ?? 0}</td><td class=\"num{(e.FailedCount > 0 ? " failed" : "")}\">{e.FailedCount}</td><td class=\"num\">{H(ResultsTable.MeanCi(r.Statistics, e.Metric))}</td>" +
-                $"<td class=\"num\">{(r.Statistics is { N: > 1 } s ? s.CoefficientOfVariation.ToString("P1", CultureInfo.InvariantCulture) : "—")}</td><td>{H(ResultsTable.Ratio(r))}</td>" +
-                $"<td{(e.Status == "Completed" ? "" : " class=\"failed\"")}>{H(e.Status)}{(e.Note is null ? "" : ": " + H(e.Note))}</td><td>{H(string.Join("; ", r.Conclusions.Where(c => c.Kind != Analysers.ConclusionKind.Hint).Select(c => c.Code)))}</td></tr>\n");
+                $"<td class=\"num\">{(r.Statistics is { N: > 1 } s ? s.CoefficientOfVariation.ToString("P1", CultureInfo.InvariantCulture) : "—")}</td><td>{H(ResultsTable.Ratio(r))}</td><td>{H(e.GuestCpu?.ToString() ?? "—")}{(e.HostCpu is { } hc ? "<br><span class=\"note\">host: " + H(hc.ToString()) + "</span>" : "")}</td>" +
+                $"<td{(e.Status == "Completed" ? "" : " class=\"failed\"")}>{H(e.Status)}{(e.Note is null ? "" : ": " + H(e.Note))}</td><td>{string.Join("<br>", r.Conclusions.Where(c => c.Kind != Analysers.ConclusionKind.Hint).Select(c => $"<b>{H(c.Code)}</b>: {H(c.Message)}"))}</td></tr>\n");
         }
 
         sb.Append("</table>\n");

@@ -34,7 +34,8 @@ public sealed record RoundRecord(
     [property: Id(8)] int? ExitCode,
     [property: Id(9)] string? Reason,
     [property: Id(10)] long RecordedUnixMs,
-    [property: Id(11)] ImmutableDictionary<string, double>? Metrics = null);
+    [property: Id(11)] ImmutableDictionary<string, double>? Metrics = null,
+    [property: Id(12)] bool Warmup = false);
 
 [GenerateSerializer, Immutable, Alias("horizon.experiment-definition")]
 public sealed record ExperimentDefinition(
@@ -51,7 +52,8 @@ public sealed record ExperimentDefinition(
     [property: Id(10)] double? TargetRelativeHalfWidth,
     [property: Id(11)] double RoundTimeoutSeconds,
     [property: Id(12)] int Order,
-    [property: Id(13)] string Metric = "duration");
+    [property: Id(13)] string Metric = "duration",
+    [property: Id(14)] int Warmup = 0);
 
 [GenerateSerializer, Immutable, Alias("horizon.experiment-snapshot")]
 public sealed record ExperimentSnapshot(
@@ -62,7 +64,8 @@ public sealed record ExperimentSnapshot(
     [property: Id(4)] double? Mean,
     [property: Id(5)] double? HalfWidth,
     [property: Id(6)] int NextRound,
-    [property: Id(7)] string? StopReason);
+    [property: Id(7)] string? StopReason,
+    [property: Id(8)] int Warmup = 0);
 
 [GenerateSerializer, Immutable, Alias("horizon.round-decision")]
 public sealed record RoundDecision(

@@ -64,7 +64,8 @@ public sealed class ExperimentGrain(
         else
         {
             // Resume: rounds reserved by a run that died before recording them are recorded as failed, never dropped.
-            S.Definition = definition with { Id = S.Definition.Id };
+            // Round indexes below the warm-up count were run as warm-up: a resumed run keeps the count they ran with.
+            S.Definition = definition with { Id = S.Definition.Id, Warmup = S.NextRound > 0 ? S.Definition.Warmup : definition.Warmup };
             if (S.Status is ExperimentStatus.Running)
             {
                 for (var g = 0; g < S.Definition.Guests.Length; g++)
@@ -74,7 +75,8 @@ public sealed class ExperimentGrain(
                         if (!S.Rounds.Contains(new RoundKey(g, r)))
                         {
                             await RecordCore(new RoundRecord(S.Definition.Id, g, S.Definition.Guests[g], r, RoundOutcome.Failed, null, null, null, null,
-                                "interrupted: the controller stopped before this round was recorded", time.GetUtcNow().ToUnixTimeMilliseconds()));
+                                "interrupted: the controller stopped before this round was recorded", time.GetUtcNow().ToUnixTimeMilliseconds(),
+                                Warmup: r < S.Definition.Warmup));
                         }
                     }
                 }
@@ -175,6 +177,12 @@ public sealed class ExperimentGrain(
     {
         var counts = Attempted();
         S.Rounds.Add(RoundKey.Of(round));
+        if (round.Round < S.Definition!.Warmup)
+        {
+            // Warm-up rounds are kept in the store; they count towards nothing (not measured, not failed, not attempted).
+            return;
+        }
+
         counts[round.GuestIndex] = counts.GetValueOrDefault(round.GuestIndex) + 1;
         var value = Results.RoundValue.Of(S.Definition!.Metric, round.Seconds, round.Metrics);
         if (round.Outcome == RoundOutcome.Measured && value is { } seconds)
@@ -210,7 +218,7 @@ public sealed class ExperimentGrain(
         if (attempted is null)
         {
             attempted = [];
-            foreach (var k in S.Rounds)
+            foreach (var k in S.Rounds.Where(k => k.Round >= S.Definition!.Warmup))
             {
                 attempted[k.Guest] = attempted.GetValueOrDefault(k.Guest) + 1;
             }
@@ -225,7 +233,7 @@ public sealed class ExperimentGrain(
         SampleStatistics? stats = all.Count > 0 ? new SampleStatistics(all) : null;
         return new ExperimentSnapshot(
             S.Definition?.Id ?? this.GetPrimaryKey(), S.Status, all.Count, S.Failed, stats?.Mean,
-            stats is { N: > 1 } ? stats.Interval.HalfWidth : null, S.NextRound, S.StopReason);
+            stats is { N: > 1 } ? stats.Interval.HalfWidth : null, S.NextRound, S.StopReason, S.Definition?.Warmup ?? 0);
     }
 
     private void Require()

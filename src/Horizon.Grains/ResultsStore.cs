@@ -12,7 +12,7 @@ namespace Horizon.Grains;
 /// </summary>
 public sealed class ResultsStore : IResultsReader, IDisposable
 {
-    public const int SchemaVersion = 1;
+    public const int SchemaVersion = 2;
     private readonly string connectionString;
     private readonly Lazy<GroupCommitWriter> writer;
 
@@ -40,7 +40,7 @@ public sealed class ResultsStore : IResultsReader, IDisposable
                 CREATE TABLE IF NOT EXISTS rounds (
                   experiment TEXT NOT NULL, guest_index INTEGER NOT NULL, guest TEXT NOT NULL, round INTEGER NOT NULL,
                   outcome TEXT NOT NULL, seconds REAL, guest_seconds REAL, guest_start_epoch REAL, exit_code INTEGER,
-                  reason TEXT, recorded_ms INTEGER NOT NULL, metrics TEXT,
+                  reason TEXT, recorded_ms INTEGER NOT NULL, metrics TEXT, warmup INTEGER NOT NULL DEFAULT 0,
                   PRIMARY KEY (experiment, guest_index, round));
                 CREATE TABLE IF NOT EXISTS run_order (
                   campaign TEXT NOT NULL, seq INTEGER NOT NULL, experiment TEXT NOT NULL, first_round INTEGER NOT NULL, rounds INTEGER NOT NULL,
@@ -50,6 +50,14 @@ public sealed class ResultsStore : IResultsReader, IDisposable
             {
                 Execute(c, $"INSERT INTO schema_info VALUES ({SchemaVersion})");
             }
+
+            // Version 1 stores (before warm-up rounds) gain the column; their rounds were all measured rounds.
+            if (Scalar(c, "SELECT COUNT(*) FROM pragma_table_info('rounds') WHERE name = 'warmup'") is 0L)
+            {
+                Execute(c, "ALTER TABLE rounds ADD COLUMN warmup INTEGER NOT NULL DEFAULT 0");
+            }
+
+            Execute(c, $"UPDATE schema_info SET version = {SchemaVersion} WHERE version < {SchemaVersion}");
         }
         catch (SqliteException e)
         {
@@ -120,7 +128,9 @@ public sealed class ResultsStore : IResultsReader, IDisposable
         using var cmd = c.CreateCommand();
         cmd.Transaction = tx;
         cmd.CommandText = """
-            INSERT OR IGNORE INTO rounds VALUES ($e, $gi, $g, $r, $o, $s, $gs, $gse, $rc, $reason, $ms, $metrics)
+            INSERT OR IGNORE INTO rounds (experiment, guest_index, guest, round, outcome, seconds, guest_seconds, guest_start_epoch, exit_code,
+              reason, recorded_ms, metrics, warmup)
+            VALUES ($e, $gi, $g, $r, $o, $s, $gs, $gse, $rc, $reason, $ms, $metrics, $warmup)
             """;
         cmd.Parameters.AddWithValue("$e", r.Experiment.ToString());
         cmd.Parameters.AddWithValue("$gi", r.GuestIndex);
@@ -134,6 +144,7 @@ public sealed class ResultsStore : IResultsReader, IDisposable
         cmd.Parameters.AddWithValue("$reason", (object?)r.Reason ?? DBNull.Value);
         cmd.Parameters.AddWithValue("$ms", r.RecordedUnixMs);
         cmd.Parameters.AddWithValue("$metrics", r.Metrics is { Count: > 0 } m ? JsonSerializer.Serialize(m) : DBNull.Value);
+        cmd.Parameters.AddWithValue("$warmup", r.Warmup ? 1 : 0);
         return cmd.ExecuteNonQuery() == 1;
     });
 
@@ -171,7 +182,7 @@ public sealed class ResultsStore : IResultsReader, IDisposable
         var rounds = new Dictionary<string, List<RoundResult>>();
         using (var cmd = c.CreateCommand())
         {
-            cmd.CommandText = "SELECT experiment, guest_index, guest, round, outcome, seconds, guest_seconds, guest_start_epoch, exit_code, reason, recorded_ms, metrics FROM rounds ORDER BY recorded_ms, round";
+            cmd.CommandText = "SELECT experiment, guest_index, guest, round, outcome, seconds, guest_seconds, guest_start_epoch, exit_code, reason, recorded_ms, metrics, warmup FROM rounds ORDER BY recorded_ms, round";
             using var reader = cmd.ExecuteReader();
             while (reader.Read())
             {
@@ -185,7 +196,8 @@ public sealed class ResultsStore : IResultsReader, IDisposable
                     reader.GetInt32(1), reader.GetString(2), reader.GetInt32(3), reader.GetString(4) == nameof(RoundOutcome.Measured),
                     NullableDouble(reader, 5), NullableDouble(reader, 6), NullableDouble(reader, 7),
                     reader.IsDBNull(8) ? null : reader.GetInt32(8), reader.IsDBNull(9) ? null : reader.GetString(9), reader.GetInt64(10),
-                    reader.IsDBNull(11) ? null : JsonSerializer.Deserialize<ImmutableDictionary<string, double>>(reader.GetString(11))));
+                    reader.IsDBNull(11) ? null : JsonSerializer.Deserialize<ImmutableDictionary<string, double>>(reader.GetString(11)),
+                    reader.GetInt64(12) != 0));
             }
         }
 

@@ -37,7 +37,7 @@ public sealed class CampaignRunner(IGrainFactory grains, TimingService timing, T
         var placement = new CpuPlacement(testbed, sessions);
         var preparation = new ExperimentPreparation(grains, testbed, settings, states, peers, placement, timing.TimestampDescription);
         var completion = new ExperimentCompletion(states, peers, observer);
-        var blocks = new BlockExecution(timing, testbed.ProbeAddress, settings, placement, states, new RoundRecorder(observer), completion, observer);
+        var blocks = new BlockExecution(timing, testbed, settings, placement, states, new RoundRecorder(observer), completion, observer);
 
         var campaignGrain = grains.GetGrain<ICampaignGrain>(campaign.Name);
         var runs = await DefineAsync(campaign, campaignGrain, sessions);
@@ -61,7 +61,9 @@ public sealed class CampaignRunner(IGrainFactory grains, TimingService timing, T
                     continue;
                 }
 
-                var count = Math.Min(campaign.Interleave.BlockRounds, Math.Max(1, run.Plan.Rounds.Max - run.Snapshot.Measured));
+                // Warm-up rounds run first, all in one block, right before the experiment's first measured rounds.
+                var warmupLeft = run.Definition.Warmup - run.Snapshot.NextRound;
+                var count = warmupLeft > 0 ? warmupLeft : Math.Min(campaign.Interleave.BlockRounds, Math.Max(1, run.Plan.Rounds.Max - run.Snapshot.Measured));
                 var first = await run.Grain.ReserveRounds(count);
                 await campaignGrain.AppendRunOrder(run.Definition.Id, first, count);
                 try
@@ -93,9 +95,10 @@ public sealed class CampaignRunner(IGrainFactory grains, TimingService timing, T
             var def = new ExperimentDefinition(
                 ids[plan.Key], campaign.Name, plan.Key, plan.Workload.Name, plan.Workload.Parameters, plan.Guests,
                 [.. guests.Select(g => Names.Of(g.Platform))], Names.Of(plan.Scheme), plan.Rounds.Min, plan.Rounds.Max,
-                plan.Rounds.TargetRelativeHalfWidth, plan.RoundTimeout.TotalSeconds, i, WorkloadCatalog.Get(plan.Workload.Name).PrimaryMetric.Name);
+                plan.Rounds.TargetRelativeHalfWidth, plan.RoundTimeout.TotalSeconds, i, WorkloadCatalog.Get(plan.Workload.Name).PrimaryMetric.Name, plan.Warmup);
             var grain = grains.GetGrain<IExperimentGrain>(def.Id);
-            runs.Add(new ExperimentRun(plan, def, grain, guests, await grain.Define(def), sessions));
+            var snapshot = await grain.Define(def);
+            runs.Add(new ExperimentRun(plan, def with { Warmup = snapshot.Warmup }, grain, guests, snapshot, sessions));
         }
 
         return runs;

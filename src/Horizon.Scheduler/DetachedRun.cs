@@ -9,89 +9,107 @@ namespace Horizon.Scheduler;
 /// follows the log. A dropped SSH connection does not stop the guest: the log is followed again from the last line
 /// seen once the transport reconnects. Cancellation and the time limit end the whole process group.
 /// </summary>
+/// <remarks>
+/// Starting and following are one command, and the follower ends on the script's own last line ("HZ exit"), not on
+/// noticing that its process is gone (<c>tail --pid</c> notices that only every second or two — which used to be
+/// every round's wait). <c>tail -F</c> follows by inotify, so each line reaches the controller when it is written.
+/// </remarks>
 public static class DetachedRun
 {
+    private const string ExitPrefix = "HZ exit ";
+    private const string PidPrefix = "HZ pid ";
+
     public static async Task<CommandResult> RunAsync(
         IGuestTransport transport, string workdir, string command, TimeSpan timeout, Action<string> onLine, Action<string>? onNotice, CancellationToken ct)
     {
         var log = $"{workdir}/run.log";
-        var start = await transport.RunAsync(
-            $"cd {GuestScripts.Quote(workdir)} || exit 1\numask 077\nrm -f run.log\nsetsid /bin/bash -c {GuestScripts.Quote($"{command}; echo \"HZ exit $?\"")} > run.log 2>&1 < /dev/null &\necho \"HZ pid $!\"",
-            TimeSpan.FromSeconds(60), null, ct);
-        var pidLine = start.Stdout.Split('\n').FirstOrDefault(l => l.StartsWith("HZ pid ", StringComparison.Ordinal));
-        if (start.ExitCode != 0 || pidLine is null || !int.TryParse(pidLine[7..], CultureInfo.InvariantCulture, out var pid))
-        {
-            throw new TestbedException($"cannot start the guest script over {transport.Description}: {start.ErrorTail}");
-        }
-
-        var seen = 0;
-        int? exit = null;
-        var tail = new Queue<string>();
+        var follow = new Follower(onLine);
         var deadline = DateTime.UtcNow + timeout;
-        var finished = false;
+        int? pid = null;
+        var start =
+            $"cd {GuestScripts.Quote(workdir)} || exit 1\numask 077\nrm -f run.log\n" +
+            $"setsid /bin/bash -c {GuestScripts.Quote($"{command}; echo \"{ExitPrefix}$?\"")} > run.log 2>&1 < /dev/null &\n" +
+            $"p=$!\necho \"{PidPrefix}$p\"\n" + FollowScript(log, "$p", 0);
         try
         {
-            while (!finished)
+            while (!follow.Exited)
             {
                 var left = deadline - DateTime.UtcNow;
                 if (left <= TimeSpan.Zero)
                 {
-                    await KillAsync(transport, pid);
-                    return new CommandResult(-1, "", string.Join('\n', tail), true);
+                    if (pid is { } p)
+                    {
+                        await KillAsync(transport, p);
+                    }
+
+                    return new CommandResult(-1, "", follow.ErrorTail, true);
                 }
 
                 try
                 {
-                    await transport.RunAsync(
-                        $"tail -n +{seen + 1} -s 0.05 -F --pid={pid} {GuestScripts.Quote(log)} 2>/dev/null",
-                        left,
-                        line =>
+                    if (pid is null)
+                    {
+                        var started = await transport.RunAsync(start, left, line =>
                         {
-                            seen++;
-                            if (line.StartsWith("HZ exit ", StringComparison.Ordinal) && int.TryParse(line[8..], CultureInfo.InvariantCulture, out var rc))
+                            if (pid is null && line.StartsWith(PidPrefix, StringComparison.Ordinal) && int.TryParse(line[PidPrefix.Length..], CultureInfo.InvariantCulture, out var p))
                             {
-                                exit = rc;
+                                pid = p;
                             }
-                            else if (!line.StartsWith(GuestScripts.LinePrefix, StringComparison.Ordinal))
+                            else
                             {
-                                tail.Enqueue(line);
-                                if (tail.Count > 5)
-                                {
-                                    tail.Dequeue();
-                                }
+                                follow.Line(line);
                             }
+                        }, ct);
+                        if (pid is null)
+                        {
+                            throw new TestbedException($"cannot start the guest script over {transport.Description}: {started.ErrorTail}");
+                        }
+                    }
+                    else
+                    {
+                        await transport.RunAsync(FollowScript(log, pid.Value.ToString(CultureInfo.InvariantCulture), follow.Seen), left, follow.Line, ct);
+                    }
 
-                            onLine(line);
-                        },
-                        ct);
-                    finished = true;
+                    if (!follow.Exited)
+                    {
+                        // The follower ended without the exit line: the script's process is gone (killed) or the log is.
+                        // Whatever reached the log before that is read below.
+                        break;
+                    }
                 }
-                catch (IOException e)
+                catch (IOException e) when (pid is not null)
                 {
                     onNotice?.Invoke($"lost the connection while following the guest ({e.Message}); the guest keeps running, reconnecting");
                     await Task.Delay(TimeSpan.FromMilliseconds(500), ct);
                 }
             }
 
-            // tail --pid may stop just before the last line lands; read what is left.
-            var rest = await transport.RunAsync($"tail -n +{seen + 1} {GuestScripts.Quote(log)} 2>/dev/null", TimeSpan.FromSeconds(30), line =>
+            if (!follow.Exited)
             {
-                seen++;
-                if (line.StartsWith("HZ exit ", StringComparison.Ordinal) && int.TryParse(line[8..], CultureInfo.InvariantCulture, out var rc))
-                {
-                    exit = rc;
-                }
+                await transport.RunAsync($"tail -n +{follow.Seen + 1} {GuestScripts.Quote(log)} 2>/dev/null", TimeSpan.FromSeconds(30), follow.Line, CancellationToken.None);
+            }
 
-                onLine(line);
-            }, CancellationToken.None);
-            return new CommandResult(exit ?? -1, "", string.Join('\n', tail), false);
+            return new CommandResult(follow.ExitCode ?? -1, "", follow.ErrorTail, false);
         }
         catch (OperationCanceledException)
         {
-            await KillAsync(transport, pid);
+            if (pid is { } p)
+            {
+                await KillAsync(transport, p);
+            }
+
             throw;
         }
     }
+
+    /// <summary>
+    /// Prints the log from line <paramref name="seen"/> + 1 as it grows and ends after the exit line; <c>--pid</c> is
+    /// only the fallback for a script killed before it could write that line.
+    /// </summary>
+    private static string FollowScript(string log, string pid, int seen) =>
+        $"exec 4< <(exec tail -n +{seen + 1} -s 0.2 -F --pid={pid} {GuestScripts.Quote(log)} 2>/dev/null)\nt=$!\n" +
+        $"while IFS= read -r -u 4 l; do printf '%s\\n' \"$l\"; [[ $l == '{ExitPrefix}'* ]] && break; done\n" +
+        "kill $t 2>/dev/null\nexit 0";
 
     private static async Task KillAsync(IGuestTransport transport, int pid)
     {
@@ -102,6 +120,39 @@ public static class DetachedRun
         catch (Exception e) when (e is IOException or TestbedException)
         {
             // The guest is unreachable; its own round timeout and the controller's bookkeeping still conclude the rounds.
+        }
+    }
+
+    /// <summary>Counts the log lines seen (to resume after a reconnect), notes the exit line and keeps the last non-protocol lines.</summary>
+    private sealed class Follower(Action<string> onLine)
+    {
+        private readonly Queue<string> tail = new();
+
+        public int Seen { get; private set; }
+
+        public int? ExitCode { get; private set; }
+
+        public bool Exited => ExitCode is not null;
+
+        public string ErrorTail => string.Join('\n', tail);
+
+        public void Line(string line)
+        {
+            Seen++;
+            if (line.StartsWith(ExitPrefix, StringComparison.Ordinal) && int.TryParse(line[ExitPrefix.Length..], CultureInfo.InvariantCulture, out var rc))
+            {
+                ExitCode = rc;
+            }
+            else if (!line.StartsWith(GuestScripts.LinePrefix, StringComparison.Ordinal))
+            {
+                tail.Enqueue(line);
+                if (tail.Count > 5)
+                {
+                    tail.Dequeue();
+                }
+            }
+
+            onLine(line);
         }
     }
 }

@@ -32,7 +32,7 @@ public sealed class SilentProgress : IRunProgress
 public static class ProgressLines
 {
     public static string Round(ExperimentDefinition d, RoundRecord r, ExperimentSnapshot s) =>
-        $"{d.Workload} {r.Guest} round {r.Round}: {(r.Outcome == RoundOutcome.Measured ? $"{r.Seconds:0.0000} s" : $"FAILED ({r.Reason})")}  n={s.Measured}/{d.MaxRounds} mean={Number(s.Mean)} ± {Number(s.HalfWidth)}";
+        $"{d.Workload} {r.Guest} {(r.Warmup ? "warm-up " : "")}round {r.Round}: {(r.Outcome == RoundOutcome.Measured ? $"{r.Seconds:0.0000} s" : $"FAILED ({r.Reason})")}  n={s.Measured}/{d.MaxRounds} mean={Number(s.Mean)} ± {Number(s.HalfWidth)}";
 
     private static string Number(double? v) => v is { } x ? x.ToString("0.0000", System.Globalization.CultureInfo.InvariantCulture) : "—";
 }

@@ -40,6 +40,7 @@ public static class SchedulerMetrics
 
     private static readonly ConcurrentDictionary<Guid, ExperimentGauge> Experiments = new();
     private static readonly ConcurrentDictionary<(string Testbed, string Guest), (string Host, string Platform, GuestStatus Status)> Guests = new();
+    private static readonly ConcurrentDictionary<(string Guest, string Platform, string Side), (double Steal, double Iowait)> LastRoundCpu = new();
     private static long experimentSequence;
 
     static SchedulerMetrics()
@@ -53,7 +54,14 @@ public static class SchedulerMetrics
         Meter.CreateObservableGauge("horizon.experiment.fairness", () => Experiments.Values.Where(e => e.Fairness is not null).Select(e =>
             new Measurement<double>(e.Fairness!.Value, e.Tags)), "{index}", "Jain's fairness index over the guests' mean values (1 = equal shares)");
         Meter.CreateObservableGauge("horizon.guest.state", ObserveGuests, "{state}", "1 for the state each guest is in, 0 for the others");
+        Meter.CreateObservableGauge("horizon.round.cpu.steal", () => LastRoundCpu.Select(kv => new Measurement<double>(kv.Value.Steal, CpuTags(kv.Key))),
+            "%", "Steal time of the last round, % of the guest's (side=guest) or the host's (side=host) CPU time, from /proc/stat just outside the probes");
+        Meter.CreateObservableGauge("horizon.round.cpu.iowait", () => LastRoundCpu.Select(kv => new Measurement<double>(kv.Value.Iowait, CpuTags(kv.Key))),
+            "%", "I/O wait of the last round, % of the CPU time, from /proc/stat just outside the probes");
     }
+
+    private static TagList CpuTags((string Guest, string Platform, string Side) key) =>
+        new() { { "guest", key.Guest }, { "platform", key.Platform }, { "side", key.Side } };
 
     private static double[] Decades(double from, double to)
     {
@@ -82,11 +90,25 @@ public static class SchedulerMetrics
 
     public static void RoundRecorded(ExperimentDefinition d, RoundRecord r, ExperimentSnapshot snapshot, string platform)
     {
-        var tags = new TagList { { "workload", d.Workload }, { "platform", platform }, { "outcome", r.Outcome.ToString().ToLowerInvariant() } };
+        var tags = new TagList { { "workload", d.Workload }, { "platform", platform }, { "outcome", r.Warmup ? "warmup" : r.Outcome.ToString().ToLowerInvariant() } };
         Rounds.Add(1, tags);
+        if (r.Warmup)
+        {
+            // Counted as run, kept out of every distribution and the experiment's gauges (as out of its statistics).
+            return;
+        }
+
         if (r.Outcome == RoundOutcome.Measured && r.Seconds is { } seconds)
         {
             RoundDuration.Record(seconds, new TagList { { "guest", r.Guest }, { "platform", platform }, { "workload", d.Workload }, { "scheme", d.Scheme } });
+        }
+
+        foreach (var side in new[] { "guest", "host" })
+        {
+            if (r.Metrics is { } cpu && cpu.TryGetValue($"{side}_cpu_steal_pct", out var steal))
+            {
+                LastRoundCpu[(r.Guest, platform, side)] = (steal, cpu.GetValueOrDefault($"{side}_cpu_iowait_pct"));
+            }
         }
 
         if (r.Outcome == RoundOutcome.Measured && r.Metrics is { } m && m.TryGetValue("throughput_mbps", out var mbps))

@@ -28,6 +28,8 @@ public sealed class ExperimentTiming : IDisposable
 
     public Guid Experiment { get; }
 
+    internal bool SampleHostCpu { get; init; }
+
     internal byte[] Key { get; }
 
     public int Guests { get; }
@@ -178,6 +180,7 @@ public sealed class ExperimentTiming : IDisposable
                 }
 
                 state.Start = arrival;
+                state.HostBefore = SampleHostCpu ? CpuTimes.ReadLocal() : null;
                 return AcceptOutcome.Accepted;
             }
 
@@ -198,6 +201,7 @@ public sealed class ExperimentTiming : IDisposable
             }
 
             state.End = arrival;
+            state.HostAfter = SampleHostCpu ? CpuTimes.ReadLocal() : null;
             if (state.Start is null)
             {
                 Finish(header.Guest, header.Round, state, RoundOutcome.Failed, "start probe lost (end probe arrived without it)");
@@ -253,7 +257,10 @@ public sealed class ExperimentTiming : IDisposable
     private void Finish(uint guest, uint round, RoundState state, RoundOutcome status, string? reason)
     {
         state.Final = true;
-        var timing = new RoundTiming(Experiment, guest, round, status, state.Start, state.End, reason);
+        var timing = new RoundTiming(Experiment, guest, round, status, state.Start, state.End, reason)
+        {
+            HostCpu = state.HostBefore is { } before && state.HostAfter is { } after ? (before, after) : null,
+        };
         results.Writer.TryWrite(timing);
     }
 
@@ -271,5 +278,7 @@ public sealed class ExperimentTiming : IDisposable
         public uint EndCopies;
         public bool Final;
         public long? ReportDeadline;
+        public CpuTimes? HostBefore;
+        public CpuTimes? HostAfter;
     }
 }

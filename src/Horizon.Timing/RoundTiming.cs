@@ -14,6 +14,9 @@ public sealed record RoundTiming(
     long? EndArrivalNs,
     string? Reason)
 {
+    /// <summary>This machine's CPU accounting read as the start and the end probe were taken in (when the guests' host is this machine).</summary>
+    public (CpuTimes Before, CpuTimes After)? HostCpu { get; init; }
+
     public double? Seconds => StartArrivalNs is { } s && EndArrivalNs is { } e ? (e - s) / 1e9 : null;
 }
 

@@ -51,9 +51,11 @@ public sealed class TimingService : IDatagramSink, IDisposable
         Enum.GetValues<ProbeRejection>().ToImmutableDictionary(r => r, r => Interlocked.Read(ref rejected[(int)r])));
 
     /// <summary>Starts accepting probes for an experiment's guests and rounds [firstRound, endRound).</summary>
-    public ExperimentTiming Register(Guid experiment, byte[] key, int guests, int firstRound, int endRound, TimeSpan roundTimeout, TimeSpan? missingProbeGrace = null)
+    /// <remarks>With <c>sampleHostCpu</c>, this machine's /proc/stat is read as each round's start and end probe are taken in:
+    /// set when the guests' host is the machine the timing service runs on (the host's side of what a round cost).</remarks>
+    public ExperimentTiming Register(Guid experiment, byte[] key, int guests, int firstRound, int endRound, TimeSpan roundTimeout, TimeSpan? missingProbeGrace = null, bool sampleHostCpu = false)
     {
-        var timing = new ExperimentTiming(this, experiment, key, guests, firstRound, endRound, roundTimeout, missingProbeGrace ?? TimeSpan.FromSeconds(2));
+        var timing = new ExperimentTiming(this, experiment, key, guests, firstRound, endRound, roundTimeout, missingProbeGrace ?? TimeSpan.FromSeconds(2)) { SampleHostCpu = sampleHostCpu };
         if (!experiments.TryAdd(experiment, timing))
         {
             throw new InvalidOperationException($"experiment {experiment} is already registered");

@@ -8,7 +8,7 @@ namespace Horizon.Config;
 /// <summary>Reads a campaign file or a built-in preset. The format: docs/files.md, "Campaign file".</summary>
 public static class CampaignFile
 {
-    private static readonly string[] PlanKeys = ["rounds", "round_timeout", "cpu_scheme", "cpu_schemes", "guests", "guest_counts", "concurrent", "probe_copies", "cpu_weight", "cpu_cap"];
+    private static readonly string[] PlanKeys = ["rounds", "round_timeout", "cpu_scheme", "cpu_schemes", "guests", "guest_counts", "concurrent", "probe_copies", "cpu_weight", "cpu_cap", "warmup"];
 
     public static IReadOnlyList<string> Presets { get; } = ["quick", "study", "scaling"];
 
@@ -269,7 +269,7 @@ public static class CampaignFile
 
             foreach (var scheme in plan.Schemes)
             {
-                var x = new ExperimentPlan(spec, set, scheme, plan.Rounds, plan.RoundTimeout, plan.ProbeCopies) { Share = plan.Share };
+                var x = new ExperimentPlan(spec, set, scheme, plan.Rounds, plan.RoundTimeout, plan.ProbeCopies) { Share = plan.Share, Warmup = plan.Warmup };
                 if (!keys.Add(x.Key))
                 {
                     throw e.Error("workload", $"experiment {x.Key} is listed twice");
@@ -280,7 +280,7 @@ public static class CampaignFile
         }
     }
 
-    private sealed record PlanDefaults(RoundPolicy Rounds, TimeSpan RoundTimeout, ImmutableArray<CpuScheme> Schemes, ImmutableArray<string> Guests, bool Concurrent, int ProbeCopies, ImmutableArray<int>? GuestCounts, CpuShare? Share);
+    private sealed record PlanDefaults(RoundPolicy Rounds, TimeSpan RoundTimeout, ImmutableArray<CpuScheme> Schemes, ImmutableArray<string> Guests, bool Concurrent, int ProbeCopies, ImmutableArray<int>? GuestCounts, CpuShare? Share, int Warmup);
 
     private static PlanDefaults ReadPlanDefaults(YamlFields f, Testbed testbed, PlanDefaults? inherited)
     {
@@ -368,7 +368,9 @@ public static class CampaignFile
                 f.Has("cpu_cap") ? f.OptionalInt("cpu_cap", 0, 0, 100 * 4096) : share?.Cap ?? 0);
         }
 
-        return new PlanDefaults(rounds, timeout, schemes, guests, concurrent, copies, guestCounts, share);
+        // Warm-up rounds run (and are timed and stored) before the measured ones and never enter the statistics.
+        var warmup = f.OptionalInt("warmup", inherited?.Warmup ?? 0, 0, 1000);
+        return new PlanDefaults(rounds, timeout, schemes, guests, concurrent, copies, guestCounts, share, warmup);
     }
 
     private static RoundPolicy ReadRounds(YamlFields parent, YamlNode node)

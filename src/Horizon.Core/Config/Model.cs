@@ -145,6 +145,9 @@ public sealed record ExperimentPlan(
     /// <summary>The credit scheduler's weight and cap for the guests (null: the platform's defaults).</summary>
     public CpuShare? Share { get; init; }
 
+    /// <summary>Rounds run first, as one block, and stored as warm-up: timed like the others, never in the statistics.</summary>
+    public int Warmup { get; init; }
+
     /// <summary>Stable identity of the experiment within a campaign: same plan, same key, so a re-run resumes it.</summary>
     public string Key => $"{Workload.Key}|guests={string.Join(',', Guests)}|scheme={Names.Of(Scheme)}{(Share is { } s ? $"|weight={s.Weight}|cap={s.Cap}" : "")}";
 }

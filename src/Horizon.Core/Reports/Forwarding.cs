@@ -36,7 +36,7 @@ public static class ForwardingTable
         var rows = new List<ForwardingRow>();
         foreach (var e in experiments.Where(e => e.Workload == "forward"))
         {
-            var measured = e.Rounds.Where(r => r.Measured && r.Metrics is not null).Select(r => r.Metrics!).ToList();
+            var measured = e.Rounds.Where(r => r.Counts && r.Metrics is not null).Select(r => r.Metrics!).ToList();
             double? Mean(string key) => measured.Where(m => m.ContainsKey(key)).Select(m => m[key]).DefaultIfEmpty(double.NaN).Average() is var v && !double.IsNaN(v) ? v : null;
             int Int(string key, int fallback) => e.Parameters.TryGetValue(key, out var s) && int.TryParse(s, CultureInfo.InvariantCulture, out var n) ? n : fallback;
             var ceiling = Mean("ceiling_pps");

@@ -81,16 +81,40 @@ public static class ResultsTable
     private static string Short(string v) =>
         long.TryParse(v, CultureInfo.InvariantCulture, out var n) && n >= 1 << 20 && n % (1 << 20) == 0 ? Config.Units.FormatSize(n) : v.Length > 40 ? v[..37] + "..." : v;
 
+    /// <summary>Whether any experiment's guests saw steal time: the results show a steal column only then.</summary>
+    public static bool HasSteal(IEnumerable<ResultRow> rows) => rows.Any(r => r.Experiment.GuestCpu is { Steal: > 0 });
+
+    /// <summary>The guests' mean steal time over the counted rounds, in % of their CPU time.</summary>
+    public static string Steal(ExperimentResult e) => e.GuestCpu is { } c ? c.Steal.ToString("0.0#", CultureInfo.InvariantCulture) + " %" : "—";
+
     /// <summary>A plain-text rendering (fixed columns) for logs and snapshot tests.</summary>
     public static string ToText(IEnumerable<ResultRow> rows)
     {
-        var header = new[] { "platform", "guest", "workload", "parameters", "scheme", "n", "failed", "mean ± 95% CI", "CV", "ratio to native [95% CI]", "warnings" };
-        var data = rows.Select(r => new[]
+        var list = rows.ToList();
+        var steal = HasSteal(list);
+        var header = new List<string> { "platform", "guest", "workload", "parameters", "scheme", "n", "failed", "mean ± 95% CI", "CV", "ratio to native [95% CI]" };
+        if (steal)
         {
-            r.Experiment.Platform, r.Experiment.GuestLabel, r.Experiment.Workload, Parameters(r.Experiment), r.Experiment.Scheme,
-            (r.Statistics?.N ?? 0).ToString(CultureInfo.InvariantCulture), r.Experiment.FailedCount.ToString(CultureInfo.InvariantCulture),
-            MeanCi(r.Statistics, r.Experiment.Metric), r.Statistics is { N: > 1 } s ? s.CoefficientOfVariation.ToString("P1", CultureInfo.InvariantCulture) : "—",
-            Ratio(r), string.Join("; ", r.Conclusions.Where(c => c.Kind != Analysers.ConclusionKind.Hint).Select(c => c.Code)),
+            header.Add("steal");
+        }
+
+        header.Add("warnings");
+        var data = list.Select(r =>
+        {
+            var cells = new List<string>
+            {
+                r.Experiment.Platform, r.Experiment.GuestLabel, r.Experiment.Workload, Parameters(r.Experiment), r.Experiment.Scheme,
+                (r.Statistics?.N ?? 0).ToString(CultureInfo.InvariantCulture), r.Experiment.FailedCount.ToString(CultureInfo.InvariantCulture),
+                MeanCi(r.Statistics, r.Experiment.Metric), r.Statistics is { N: > 1 } s ? s.CoefficientOfVariation.ToString("P1", CultureInfo.InvariantCulture) : "—",
+                Ratio(r),
+            };
+            if (steal)
+            {
+                cells.Add(Steal(r.Experiment));
+            }
+
+            cells.Add(string.Join("; ", r.Conclusions.Where(c => c.Kind != Analysers.ConclusionKind.Hint).Select(c => c.Code)));
+            return cells.ToArray();
         }).ToList();
         return TextTable.Render(header, data);
     }
@@ -121,7 +145,7 @@ public static class Exporters
 
     public static string RoundsCsv(IEnumerable<ExperimentResult> experiments)
     {
-        var sb = new StringBuilder("campaign,experiment_id,workload,parameters,platform,guest_index,guest,scheme,round,outcome,seconds,guest_seconds,guest_start_epoch,exit_code,reason,recorded_unix_ms,metrics\n");
+        var sb = new StringBuilder("campaign,experiment_id,workload,parameters,platform,guest_index,guest,scheme,round,outcome,seconds,guest_seconds,guest_start_epoch,exit_code,reason,recorded_unix_ms,metrics,warmup\n");
         foreach (var e in experiments)
         {
             foreach (var r in e.Rounds.OrderBy(r => r.GuestIndex).ThenBy(r => r.Round))
@@ -131,7 +155,8 @@ public static class Exporters
                     r.GuestIndex.ToString(CultureInfo.InvariantCulture), Csv(r.Guest), Csv(e.Scheme), r.Round.ToString(CultureInfo.InvariantCulture),
                     r.Measured ? "measured" : "failed", Num(r.Seconds), Num(r.GuestSeconds), Num(r.GuestStartEpoch),
                     r.ExitCode?.ToString(CultureInfo.InvariantCulture) ?? "", Csv(r.Reason ?? ""), r.RecordedUnixMs.ToString(CultureInfo.InvariantCulture),
-                    Csv(r.Metrics is null ? "" : string.Join(";", r.Metrics.OrderBy(m => m.Key).Select(m => $"{m.Key}={Num(m.Value)}")))]);
+                    Csv(r.Metrics is null ? "" : string.Join(";", r.Metrics.OrderBy(m => m.Key).Select(m => $"{m.Key}={Num(m.Value)}"))),
+                    r.Warmup ? "true" : "false"]);
                 sb.Append('\n');
             }
         }
@@ -141,7 +166,7 @@ public static class Exporters
 
     public static string ExperimentsCsv(IEnumerable<ResultRow> rows)
     {
-        var sb = new StringBuilder("campaign,experiment_id,workload,parameters,platform,guests,scheme,status,metric,unit,n,failed,mean,sd,ci95_low,ci95_high,median,min,max,cv,ratio_to_native,ratio_ci95_low,ratio_ci95_high,warnings\n");
+        var sb = new StringBuilder("campaign,experiment_id,workload,parameters,platform,guests,scheme,status,metric,unit,n,failed,mean,sd,ci95_low,ci95_high,median,min,max,cv,ratio_to_native,ratio_ci95_low,ratio_ci95_high,warnings,warmup_rounds,guest_cpu_user_pct,guest_cpu_system_pct,guest_cpu_iowait_pct,guest_cpu_steal_pct,host_cpu_user_pct,host_cpu_system_pct,host_cpu_iowait_pct,host_cpu_steal_pct\n");
         foreach (var r in rows)
         {
             var e = r.Experiment;
@@ -152,12 +177,23 @@ public static class Exporters
                 Num(s?.Mean), Num(s is { N: > 1 } ? s.StandardDeviation : null), Num(s is { N: > 1 } ? s.Interval.Lower : null), Num(s is { N: > 1 } ? s.Interval.Upper : null),
                 Num(s?.Median), Num(s?.Min), Num(s?.Max), Num(s is { N: > 1 } ? s.CoefficientOfVariation : null),
                 Num(r.RatioToBaseline?.Value), Num(r.RatioToBaseline is { Bounded: true } q ? q.Interval.Lower : null), Num(r.RatioToBaseline is { Bounded: true } q2 ? q2.Interval.Upper : null),
-                Csv(string.Join("; ", r.Conclusions.Select(c => c.Code)))]);
+                Csv(string.Join("; ", r.Conclusions.Select(c => c.Code))), e.Rounds.Count(x => x.Warmup).ToString(CultureInfo.InvariantCulture),
+                Num(e.GuestCpu?.User), Num(e.GuestCpu?.System), Num(e.GuestCpu?.Iowait), Num(e.GuestCpu?.Steal),
+                Num(e.HostCpu?.User), Num(e.HostCpu?.System), Num(e.HostCpu?.Iowait), Num(e.HostCpu?.Steal)]);
             sb.Append('\n');
         }
 
         return sb.ToString();
     }
+
+    private static JsonObject? CpuJson(CpuShares? c) => c is null ? null : new JsonObject
+    {
+        ["user_pct"] = c.User,
+        ["system_pct"] = c.System,
+        ["iowait_pct"] = c.Iowait,
+        ["steal_pct"] = c.Steal,
+        ["idle_pct"] = c.Idle,
+    };
 
     public static string Json(IEnumerable<ResultRow> rows, IReadOnlyDictionary<string, IReadOnlyList<(int Seq, Guid Experiment, int FirstRound, int Rounds)>> runOrder)
     {
@@ -221,6 +257,9 @@ public static class Exporters
                 ["cv"] = s.N > 1 ? s.CoefficientOfVariation : null,
             },
             ["failed_rounds"] = e.FailedCount,
+            ["warmup_rounds"] = e.Rounds.Count(x => x.Warmup),
+            ["guest_cpu"] = CpuJson(e.GuestCpu),
+            ["host_cpu"] = CpuJson(e.HostCpu),
             ["ratio_to_native"] = r.RatioToBaseline is null ? null : new JsonObject
             {
                 ["value"] = r.RatioToBaseline.Value,
@@ -235,6 +274,7 @@ public static class Exporters
                 ["guest"] = x.Guest,
                 ["round"] = x.Round,
                 ["outcome"] = x.Measured ? "measured" : "failed",
+                ["warmup"] = x.Warmup,
                 ["seconds"] = x.Seconds,
                 ["guest_seconds"] = x.GuestSeconds,
                 ["guest_start_epoch"] = x.GuestStartEpoch,

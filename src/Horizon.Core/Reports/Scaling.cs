@@ -41,7 +41,7 @@ public static class ScalingTable
         var rows = new List<ScalingRow>();
         foreach (var e in list)
         {
-            var perGuest = e.Guests.Select((g, i) => new GuestShare(g, e.GuestStatistics(i), e.Rounds.Count(r => r.GuestIndex == i && !r.Measured))).ToImmutableArray();
+            var perGuest = e.Guests.Select((g, i) => new GuestShare(g, e.GuestStatistics(i), e.Rounds.Count(r => r.GuestIndex == i && !r.Measured && !r.Warmup))).ToImmutableArray();
             var higher = e.Metric.HigherIsBetter;
 
             // Throughput share of each guest: its metric when higher is better, else work per second (1 / mean duration).

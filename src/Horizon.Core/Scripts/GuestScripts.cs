@@ -1,4 +1,5 @@
 using System.Globalization;
+using Horizon.Results;
 using System.Text;
 using Horizon.Probes;
 using Horizon.Workloads;
@@ -131,6 +132,9 @@ public static class GuestScripts
         sb.Append("  hz_before > before.out 2>&1; rc=$?\n");
         sb.Append("  if (( rc != 0 )); then mapfile -t L < before.out; echo \"HZ before-failed $r rc=$rc ${L[-1]-}\"; continue; fi\n");
         sb.Append(CultureInfo.InvariantCulture, $"  i=$(( (r-{block.FirstRound})*{2 * copies} ))\n");
+        // The guest's CPU accounting (/proc/stat's "cpu" line: user nice system idle iowait irq softirq steal), read by a
+        // builtin just outside the probes — no fork, nothing added between them.
+        sb.Append("  read -r _ a0 a1 a2 a3 a4 a5 a6 a7 _ < /proc/stat 2>/dev/null\n");
         for (var c = 0; c < copies; c++)
         {
             sb.Append(CultureInfo.InvariantCulture, $"  printf \"${{P[i+{c}]}}\" >&3 2>/dev/null\n");
@@ -144,6 +148,7 @@ public static class GuestScripts
             sb.Append(CultureInfo.InvariantCulture, $"  printf \"${{P[i+{copies + c}]}}\" >&3 2>/dev/null\n");
         }
 
+        sb.Append("  read -r _ b0 b1 b2 b3 b4 b5 b6 b7 _ < /proc/stat 2>/dev/null\n");
         if (workload.ReportOutput)
         {
             // Untimed: after the end probe. Printed before the round line so the controller has it when it records.
@@ -152,7 +157,7 @@ public static class GuestScripts
 
         // Before the round line, like the output: when the controller sees the round line, the rest is there too.
         sb.Append("  if (( rc != 0 )); then mapfile -t L < round.out; echo \"HZ tail $r ${L[-1]-}\"; fi\n");
-        sb.Append("  echo \"HZ round $r rc=$rc gs=$gs ge=$ge\"\n");
+        sb.Append("  echo \"HZ round $r rc=$rc gs=$gs ge=$ge c0=$a0,$a1,$a2,$a3,$a4,$a5,$a6,$a7 c1=$b0,$b1,$b2,$b3,$b4,$b5,$b6,$b7\"\n");
         sb.Append("done\n");
         sb.Append("echo 'HZ done'\n");
         return sb.ToString();
@@ -209,7 +214,10 @@ public abstract record GuestLine
         var parts = line.Split(' ');
         var round = int.Parse(parts[2], CultureInfo.InvariantCulture);
         var rc = int.Parse(Field(line, "rc") ?? "-1", CultureInfo.InvariantCulture);
-        return new RoundLine(round, rc, ParseEpoch(Field(line, "gs")), ParseEpoch(Field(line, "ge")));
+        return new RoundLine(round, rc, ParseEpoch(Field(line, "gs")), ParseEpoch(Field(line, "ge")))
+        {
+            Cpu = CpuTimes.TryParse(Field(line, "c0")) is { } before && CpuTimes.TryParse(Field(line, "c1")) is { } after ? (before, after) : null,
+        };
     }
 
     private static double? ParseEpoch(string? s) =>
@@ -232,6 +240,9 @@ public abstract record GuestLine
 public sealed record RoundLine(int Round, int ExitCode, double? GuestStart, double? GuestEnd) : GuestLine
 {
     public double? GuestSeconds => GuestStart is { } s && GuestEnd is { } e ? e - s : null;
+
+    /// <summary>The guest's CPU accounting just before the start probe and just after the end probe, when it could read it.</summary>
+    public (CpuTimes Before, CpuTimes After)? Cpu { get; init; }
 }
 
 public sealed record BeforeFailedLine(int Round, string Text) : GuestLine;

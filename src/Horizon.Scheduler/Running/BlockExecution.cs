@@ -13,7 +13,7 @@ namespace Horizon.Scheduler.Running;
 /// when its round policy is met or its attempts are spent.
 /// </summary>
 internal sealed class BlockExecution(
-    TimingService timing, string probeAddress, RunnerOptions options, CpuPlacement placement, GuestStates states, RoundRecorder recorder,
+    TimingService timing, Testbed testbed, RunnerOptions options, CpuPlacement placement, GuestStates states, RoundRecorder recorder,
     ExperimentCompletion completion, RunObserver observer)
 {
     public async Task RunAsync(ExperimentRun run, int first, int count, CancellationToken ct)
@@ -45,7 +45,10 @@ internal sealed class BlockExecution(
     private async Task RunCoreAsync(ExperimentRun run, int first, int count, List<Task<CommandResult>> scripts, CancellationToken ct)
     {
         var key = ProbeFormat.NewKey();
-        using var session = timing.Register(run.Definition.Id, key, run.Guests.Length, first, first + count, run.Plan.RoundTimeout, options.MissingProbeGrace);
+        // The host's CPU accounting per round is read at the probes' arrival when the guests' host is this machine and is
+        // not itself the guest (a native guest's own accounting is the host's).
+        var hostHere = run.Guests.All(g => testbed.HostOf(g).Transport.Kind == TransportKind.Local && g.Platform != Platform.Native);
+        using var session = timing.Register(run.Definition.Id, key, run.Guests.Length, first, first + count, run.Plan.RoundTimeout, options.MissingProbeGrace, hostHere);
         var reports = new GuestReports(session, run);
         var barrier = run.Guests.Length > 1;
         run.Placement = await placement.PlaceAsync(run, ct);
@@ -69,7 +72,7 @@ internal sealed class BlockExecution(
         var snapshot = await run.Grain.Snapshot();
         run.Snapshot = snapshot;
         var policy = run.Plan.Rounds;
-        if (stopRequested || policy.IsSpent(snapshot.Measured, run.Guests.Length, snapshot.NextRound))
+        if (stopRequested || policy.IsSpent(snapshot.Measured, run.Guests.Length, snapshot.NextRound - run.Definition.Warmup))
         {
             // Done means the round policy was met; running out of attempts with fewer measured rounds is a failure.
             var needed = policy.Min * run.Guests.Length;
@@ -85,7 +88,7 @@ internal sealed class BlockExecution(
     {
         var workdir = run.Workdir(g);
         var payloads = RoundBlock.Payloads(run.Definition.Id, (uint)g, first, count, run.Plan.ProbeCopies, key);
-        var block = new RoundBlock(workdir, probeAddress, timing.LocalEndPoint.Port, first, count, run.Plan.ProbeCopies, payloads, barrier);
+        var block = new RoundBlock(workdir, testbed.ProbeAddress, timing.LocalEndPoint.Port, first, count, run.Plan.ProbeCopies, payloads, barrier);
         var transport = run.Transport(g);
         await transport.WriteFileAsync($"{workdir}/rounds.sh", GuestScripts.Rounds(block, run.Scripts!), ct);
         var affinity = run.Placement.Affinity[g];
@@ -110,21 +113,20 @@ internal sealed class BlockExecution(
             var finished = await Task.WhenAny(next, allScripts);
             if (finished == allScripts && !next.IsCompleted)
             {
-                // Every guest script ended: rounds never reported were never run to the end.
+                // Every guest script ended: rounds never reported were never run to the end and fail now. Rounds the
+                // guests reported but whose end probe is still on its way conclude when it lands or when the timing
+                // service's grace for a reported round runs out — no fixed wait.
                 await ConcludeUnreportedAsync(run, session, scripts, reports, first, count);
-                await Task.Delay(options.MissingProbeGrace + TimeSpan.FromMilliseconds(200), ct);
                 expected = run.Guests.Length * count - UnrunCount(run, reports, first, count);
-                while (concluded < expected && session.Results.TryRead(out var late))
+                while (concluded < expected)
                 {
+                    var late = await next.WaitAsync(options.MissingProbeGrace + TimeSpan.FromSeconds(5), ct);
                     concluded++;
                     stopRequested |= await recorder.RecordAsync(run, late, reports, ct);
-                }
-
-                if (concluded < expected)
-                {
-                    var last = await next.WaitAsync(options.MissingProbeGrace + TimeSpan.FromSeconds(5), ct);
-                    concluded++;
-                    stopRequested |= await recorder.RecordAsync(run, last, reports, ct);
+                    if (concluded < expected)
+                    {
+                        next = session.Results.ReadAsync(ct).AsTask();
+                    }
                 }
 
                 continue;
@@ -135,6 +137,12 @@ internal sealed class BlockExecution(
             if (stop && !stopRequested)
             {
                 stopRequested = true;
+                if (concluded >= expected)
+                {
+                    continue;
+                }
+
+                // Rounds of this block are still to run: tell the guests to skip them.
                 for (var g = 0; g < run.Guests.Length; g++)
                 {
                     await run.Transport(g).RunAsync($"touch {GuestScripts.Quote(run.Workdir(g) + "/stop")}", TimeSpan.FromSeconds(30), null, ct);

@@ -20,6 +20,7 @@ internal sealed class GuestReports(ExperimentTiming session, ExperimentRun run)
     private readonly ConcurrentDictionary<GuestRound, string> tails = new();
     private readonly ConcurrentDictionary<GuestRound, string> outputs = new();
     private readonly ConcurrentDictionary<GuestRound, bool> reported = new();
+    private readonly ConcurrentDictionary<GuestRound, TaskCompletionSource> lineArrived = new();
     private readonly ConcurrentDictionary<int, int> stoppedAt = new();
     private readonly ConcurrentBag<string> cpuMismatch = [];
 
@@ -43,6 +44,7 @@ internal sealed class GuestReports(ExperimentTiming session, ExperimentRun run)
             case RoundLine r:
                 lines[new(guest, r.Round)] = r;
                 reported[new(guest, r.Round)] = true;
+                Arrival(new(guest, r.Round)).TrySetResult();
                 session.GuestReported((uint)guest, (uint)r.Round);
                 break;
             case TailLine t:
@@ -63,7 +65,21 @@ internal sealed class GuestReports(ExperimentTiming session, ExperimentRun run)
 
     public bool WasReported(GuestRound key) => reported.ContainsKey(key);
 
-    public bool HasLine(GuestRound key) => lines.ContainsKey(key);
+    /// <summary>Waits (at most <paramref name="limit"/>) for the guest's line of a round; no polling.</summary>
+    public async Task WaitForLineAsync(GuestRound key, TimeSpan limit, CancellationToken ct)
+    {
+        try
+        {
+            await Arrival(key).Task.WaitAsync(limit, ct);
+        }
+        catch (TimeoutException)
+        {
+            // The line never came (a killed script): the round is recorded without it.
+        }
+    }
+
+    private TaskCompletionSource Arrival(GuestRound key) =>
+        lineArrived.GetOrAdd(key, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
 
     /// <summary>What the guest said about a round: its line (exit code, own clock), error tail and output, each possibly missing.</summary>
     public GuestReport ReportOf(GuestRound key) =>

@@ -53,6 +53,18 @@ public static class RoundAssembler
             reason += $" ({CommandResult.Tail(output, 2)})";
         }
 
+        // What the round cost, from the kernels' CPU accounting taken just outside the probes: the guest's own view
+        // (steal: time its vCPUs waited for the hypervisor) and, where the host is this machine, the host's.
+        if (line?.Cpu is { } guestCpu && CpuTimes.Delta(guestCpu.Before, guestCpu.After, "guest_cpu") is { } g1)
+        {
+            metrics = (metrics ?? ImmutableDictionary<string, double>.Empty).SetItems(g1);
+        }
+
+        if (timing.HostCpu is { } hostCpu && CpuTimes.Delta(hostCpu.Before, hostCpu.After, "host_cpu") is { } h1)
+        {
+            metrics = (metrics ?? ImmutableDictionary<string, double>.Empty).SetItems(h1);
+        }
+
         if (timing.StartArrivalNs is { } startNs)
         {
             // The start probe's arrival on the controller's monotonic clock: the spread across guests of a block's first
@@ -61,6 +73,6 @@ public static class RoundAssembler
         }
 
         return new RoundRecord(definition.Id, g, guestName, r, outcome, timing.Seconds, line?.GuestSeconds, line?.GuestStart, line?.ExitCode, reason,
-            recordedUnixMs, metrics);
+            recordedUnixMs, metrics, r < definition.Warmup);
     }
 }

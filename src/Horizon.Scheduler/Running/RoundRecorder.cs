@@ -11,9 +11,9 @@ internal sealed class RoundRecorder(RunObserver observer)
     {
         var key = new GuestRound((int)timing.Guest, (int)timing.Round);
         // The guest prints its line right after its end probes; give the pipe a moment.
-        for (var i = 0; i < 40 && !reports.HasLine(key) && timing.Status == RoundOutcome.Measured; i++)
+        if (timing.Status == RoundOutcome.Measured)
         {
-            await Task.Delay(25, ct);
+            await reports.WaitForLineAsync(key, TimeSpan.FromSeconds(1), ct);
         }
 
         var report = reports.ReportOf(key);
