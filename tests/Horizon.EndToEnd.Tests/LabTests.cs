@@ -30,6 +30,8 @@ public sealed class LabTests
 
     private static bool Alive(int pid) => File.Exists($"/proc/{pid}/status") && !File.ReadAllText($"/proc/{pid}/status").Contains("State:\tZ");
 
+    private static readonly string[] CpuShares = ["user", "system", "iowait", "steal", "idle"];
+
     [Trait("needs", "lab-image")]
     [Fact]
     public async Task A_lab_host_its_lxc_container_and_its_qemu_vm_run_workloads_over_ssh_with_probes_and_iperf_to_the_peer_then_leave_nothing_behind()
@@ -81,6 +83,23 @@ public sealed class LabTests
                     Assert.Contains("ssh root@127.0.0.1", command.EnvironmentJson);
                 }
 
+                // What each round cost, from /proc/stat just outside the probes: the guest's own accounting (steal and iowait
+                // columns present; TCG has no steal-time clock, so zero is expected here) and, for the container and the VM
+                // on this machine's lab host, the host's.
+                foreach (var e in results.Where(e => e.Workload is "command" or "superpi"))
+                {
+                    Assert.All(e.Rounds.Where(r => r.Measured), r =>
+                    {
+                        foreach (var k in CpuShares)
+                        {
+                            Assert.InRange(r.Metrics![$"guest_cpu_{k}_pct"], 0, 100);
+                        }
+
+                        Assert.Equal(e.Platform != "native", r.Metrics!.ContainsKey("host_cpu_steal_pct"));
+                    });
+                }
+
+                Assert.Contains("guest_cpu_steal_pct=", Horizon.Reports.Exporters.RoundsCsv(results), StringComparison.Ordinal);
                 var superpi = results.Where(e => e.Workload == "superpi").ToDictionary(e => e.Platform, e => e.Statistics!.Mean);
                 // TCG emulation is an order of magnitude slower than native; the container is close to native.
                 Assert.True(superpi["qemu"] > 3 * superpi["native"], $"qemu {superpi["qemu"]} vs native {superpi["native"]}");

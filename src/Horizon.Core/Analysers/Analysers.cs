@@ -106,15 +106,15 @@ public sealed class OutlierAnalyser : IAnalyser
 
 /// <summary>
 /// Two well separated groups of rounds (the study's figure 6.5, write buffers full or empty), reported when they matter:
-/// the best two-group split of the sorted values (of their logarithms when all are positive, so that a long right tail
-/// is not taken for a second group) has Ashman's D above what 99.5 % of normal samples of the same size reach (a
+/// the best two-group split of the sorted values (on the linear or the log scale, whichever the rounds are more symmetric
+/// on, so that a long right tail is not taken for a second group) has Ashman's D above what 99.5 % of normal samples of the same size reach (a
 /// Monte Carlo critical value: D of a split chosen from the data is near 3 for plain normal samples), each group holds
 /// at least 10 % of the rounds (and 2), and the groups' means differ by at least 5 % of the mean.
 /// </summary>
 public sealed class BimodalAnalyser : IAnalyser
 {
     public const double MinSeparation = 0.05;
-    private const int NullSamples = 1000;
+    private const int NullSamples = 4000;
     private const int LargestCalibrated = 200;
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, double> Critical = new();
 
@@ -126,8 +126,19 @@ public sealed class BimodalAnalyser : IAnalyser
             yield break;
         }
 
-        var logScale = s.Values.All(v => v > 0);
-        var split = FindSplit(logScale ? [.. s.Values.Select(Math.Log)] : s.Values);
+        // Round times are often right-skewed (a long tail of slow rounds): judge the groups on whichever scale, linear or
+        // logarithmic, the rounds are more symmetric on, so that a tail is not taken for a second group.
+        var values = s.Values;
+        if (values.All(v => v > 0))
+        {
+            ImmutableArray<double> logs = [.. values.Select(Math.Log)];
+            if (Math.Abs(Skewness(logs)) < Math.Abs(Skewness(values)))
+            {
+                values = logs;
+            }
+        }
+
+        var split = FindSplit(values);
         if (split is not { } x || x.AshmanD <= CriticalD(s.N))
         {
             yield break;
@@ -170,6 +181,14 @@ public sealed class BimodalAnalyser : IAnalyser
         Array.Sort(ds);
         return ds[(int)Math.Ceiling(NullSamples * 0.995) - 1];
     });
+
+    private static double Skewness(ImmutableArray<double> xs)
+    {
+        var mean = xs.Average();
+        var m2 = xs.Sum(x => (x - mean) * (x - mean)) / xs.Length;
+        var m3 = xs.Sum(x => (x - mean) * (x - mean) * (x - mean)) / xs.Length;
+        return m2 > 0 ? m3 / Math.Pow(m2, 1.5) : 0;
+    }
 
     private static double Gaussian(Random random) =>
         Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());

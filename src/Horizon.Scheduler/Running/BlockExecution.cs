@@ -47,7 +47,7 @@ internal sealed class BlockExecution(
         var key = ProbeFormat.NewKey();
         // The host's CPU accounting per round is read at the probes' arrival when the guests' host is this machine and is
         // not itself the guest (a native guest's own accounting is the host's).
-        var hostHere = run.Guests.All(g => testbed.HostOf(g).Transport.Kind == TransportKind.Local && g.Platform != Platform.Native);
+        var hostHere = run.Guests.All(g => g.Platform != Platform.Native && IsThisMachine(testbed.HostOf(g)));
         using var session = timing.Register(run.Definition.Id, key, run.Guests.Length, first, first + count, run.Plan.RoundTimeout, options.MissingProbeGrace, hostHere);
         var reports = new GuestReports(session, run);
         var barrier = run.Guests.Length > 1;
@@ -157,6 +157,15 @@ internal sealed class BlockExecution(
 
         return stopRequested;
     }
+
+    /// <summary>
+    /// Whether a host is the machine this scheduler runs on: reached locally, or over SSH to a loopback address — except a
+    /// Xen host there, which is a nested VM behind a forwarded port (the lab's), not this kernel.
+    /// </summary>
+    internal static bool IsThisMachine(TestHost host) =>
+        host.Transport.Kind == TransportKind.Local
+        || (host.Platform != Platform.Xen && host.Transport.Address is { } a
+            && (a == "localhost" || (System.Net.IPAddress.TryParse(a, out var ip) && System.Net.IPAddress.IsLoopback(ip))));
 
     /// <summary>Rounds a guest never ran because it stopped (as told) before them.</summary>
     private static int UnrunCount(ExperimentRun run, GuestReports reports, int first, int count) =>
