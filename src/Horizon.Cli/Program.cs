@@ -44,6 +44,7 @@ app.Configure(config =>
         bench.SetDescription("Benchmarks of Horizon's own measurement path.");
         bench.AddCommand<BenchProbesCommand>("probes").WithDescription("Probe timestamp delay (idle and loaded) and the lossless authenticated-probe rate.");
         bench.AddCommand<BenchGeneratorCommand>("generator").WithDescription("The forward workload's traffic generator with no guest in between: its ceiling per frame size, next to iperf3.");
+        bench.AddCommand<BenchOverheadCommand>("overhead").WithDescription("What the harness costs per round: campaign wall time against the sum of its rounds (0.05, 0.5, 5 s), locally and over SSH, next to hyperfine.");
         bench.AddCommand<BenchScaleCommand>("scale").WithDescription("N simulated guests' probes through timing into the grains: loss, arrival-to-recorded delay, memory per guest.");
     });
 });

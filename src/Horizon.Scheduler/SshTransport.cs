@@ -39,7 +39,13 @@ public sealed class SshTransport : IGuestTransport
     /// <summary>How many times a dropped session was re-established.</summary>
     public int Reconnects { get; private set; }
 
-    public async Task<CommandResult> RunAsync(string script, TimeSpan timeout, Action<string>? onLine = null, CancellationToken cancellationToken = default)
+    public Task<CommandResult> RunAsync(string script, TimeSpan timeout, Action<string>? onLine = null, CancellationToken cancellationToken = default) =>
+        RunCoreAsync(script, null, timeout, onLine, cancellationToken);
+
+    public Task<CommandResult> RunWithInputAsync(string script, string input, TimeSpan timeout, Action<string>? onLine, CancellationToken cancellationToken) =>
+        RunCoreAsync(script, input, timeout, onLine, cancellationToken);
+
+    private async Task<CommandResult> RunCoreAsync(string script, string? input, TimeSpan timeout, Action<string>? onLine, CancellationToken cancellationToken)
     {
         var client = await ConnectedAsync(cancellationToken);
         var text = $"exec /bin/bash -c {Scripts.GuestScripts.Quote(script)}";
@@ -59,6 +65,21 @@ public sealed class SshTransport : IGuestTransport
         {
             Drop();
             throw new IOException($"{name}: SSH to {spec.Address}:{spec.Port} did not open a session channel in time ({e.Message})", e);
+        }
+
+        if (input is not null)
+        {
+            try
+            {
+                // Standard input, then end of file: the remote side reads it all before the script's output matters.
+                using var stdin = command.CreateInputStream();
+                await stdin.WriteAsync(Encoding.UTF8.GetBytes(input), cancellationToken);
+            }
+            catch (Exception e) when (e is SshConnectionException or SshException or ObjectDisposedException)
+            {
+                Drop();
+                throw new IOException($"{name}: the SSH connection to {spec.Address}:{spec.Port} dropped while sending a command's input: {e.Message}", e);
+            }
         }
 
         var reader = Task.Run(async () =>

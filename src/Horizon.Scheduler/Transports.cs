@@ -20,6 +20,12 @@ public interface IGuestTransport : IAsyncDisposable
     /// <summary>Runs a bash script; stdout lines are streamed to <paramref name="onLine"/> as they come.</summary>
     Task<CommandResult> RunAsync(string script, TimeSpan timeout, Action<string>? onLine = null, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// The same with <paramref name="input"/> as the script's standard input (then closed): a way to hand over a file's
+    /// content in the command's own round trip.
+    /// </summary>
+    Task<CommandResult> RunWithInputAsync(string script, string input, TimeSpan timeout, Action<string>? onLine, CancellationToken cancellationToken);
+
     Task WriteFileAsync(string path, string content, CancellationToken cancellationToken = default);
 }
 
@@ -39,7 +45,13 @@ public sealed class LocalTransport(IReadOnlyList<string>? wrapper = null) : IGue
 {
     public string Description => wrapper is { Count: > 0 } ? $"local (wrapped: {string.Join(' ', wrapper)})" : "local";
 
-    public async Task<CommandResult> RunAsync(string script, TimeSpan timeout, Action<string>? onLine = null, CancellationToken cancellationToken = default)
+    public Task<CommandResult> RunAsync(string script, TimeSpan timeout, Action<string>? onLine = null, CancellationToken cancellationToken = default) =>
+        RunCoreAsync(script, null, timeout, onLine, cancellationToken);
+
+    public Task<CommandResult> RunWithInputAsync(string script, string input, TimeSpan timeout, Action<string>? onLine, CancellationToken cancellationToken) =>
+        RunCoreAsync(script, input, timeout, onLine, cancellationToken);
+
+    private async Task<CommandResult> RunCoreAsync(string script, string? input, TimeSpan timeout, Action<string>? onLine, CancellationToken cancellationToken)
     {
         var start = new ProcessStartInfo
         {
@@ -69,7 +81,6 @@ public sealed class LocalTransport(IReadOnlyList<string>? wrapper = null) : IGue
         var stdout = new StringBuilder();
         var stderr = new StringBuilder();
         process.Start();
-        process.StandardInput.Close();
         var readOut = Task.Run(async () =>
         {
             while (await process.StandardOutput.ReadLineAsync(CancellationToken.None) is { } line)
@@ -92,6 +103,21 @@ public sealed class LocalTransport(IReadOnlyList<string>? wrapper = null) : IGue
                 }
             }
         }, CancellationToken.None);
+        try
+        {
+            // After the readers started: a script that writes before reading its input cannot block on a full pipe.
+            if (input is not null)
+            {
+                await process.StandardInput.WriteAsync(input.AsMemory(), cancellationToken);
+            }
+
+            process.StandardInput.Close();
+        }
+        catch (IOException)
+        {
+            // The script ended without reading its input: its exit status says what happened.
+        }
+
         using var timeoutCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeoutCts.CancelAfter(timeout);
         var timedOut = false;

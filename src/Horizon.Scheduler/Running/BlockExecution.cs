@@ -90,14 +90,14 @@ internal sealed class BlockExecution(
         var payloads = RoundBlock.Payloads(run.Definition.Id, (uint)g, first, count, run.Plan.ProbeCopies, key);
         var block = new RoundBlock(workdir, testbed.ProbeAddress, timing.LocalEndPoint.Port, first, count, run.Plan.ProbeCopies, payloads, barrier);
         var transport = run.Transport(g);
-        await transport.WriteFileAsync($"{workdir}/rounds.sh", GuestScripts.Rounds(block, run.Scripts!), ct);
         var affinity = run.Placement.Affinity[g];
         var command = affinity is null
             ? $"bash {GuestScripts.Quote(workdir + "/rounds.sh")}"
             : $"taskset -c {affinity} bash {GuestScripts.Quote(workdir + "/rounds.sh")}";
         var timeout = TimeSpan.FromTicks(run.Plan.RoundTimeout.Ticks * (count + 1)) + TimeSpan.FromMinutes(1);
         await states.SetAsync(run.Guests[g], GuestStatus.Running, run.Definition.Key);
-        return DetachedRun.RunAsync(transport, workdir, command, timeout, line => reports.Handle(g, line), observer.Message, ct);
+        // The round script (it holds the block's probe tags) is written 0600 by the command that starts it.
+        return DetachedRun.RunAsync(transport, workdir, command, timeout, line => reports.Handle(g, line), observer.Message, ct, ("rounds.sh", GuestScripts.Rounds(block, run.Scripts!)));
     }
 
     /// <summary>Records rounds as the timing service concludes them until every round of the block is accounted for.</summary>
