@@ -54,10 +54,10 @@ public static class SchedulerMetrics
         Meter.CreateObservableGauge("horizon.experiment.fairness", () => Experiments.Values.Where(e => e.Fairness is not null).Select(e =>
             new Measurement<double>(e.Fairness!.Value, e.Tags)), "{index}", "Jain's fairness index over the guests' mean values (1 = equal shares)");
         Meter.CreateObservableGauge("horizon.guest.state", ObserveGuests, "{state}", "1 for the state each guest is in, 0 for the others");
-        Meter.CreateObservableGauge("horizon.round.cpu.steal", () => LastRoundCpu.Select(kv => new Measurement<double>(kv.Value.Steal, CpuTags(kv.Key))),
-            "%", "Steal time of the last round, % of the guest's (side=guest) or the host's (side=host) CPU time, from /proc/stat just outside the probes");
-        Meter.CreateObservableGauge("horizon.round.cpu.iowait", () => LastRoundCpu.Select(kv => new Measurement<double>(kv.Value.Iowait, CpuTags(kv.Key))),
-            "%", "I/O wait of the last round, % of the CPU time, from /proc/stat just outside the probes");
+        Meter.CreateObservableGauge("horizon.round.cpu.steal.percent", () => LastRoundCpu.Select(kv => new Measurement<double>(kv.Value.Steal, CpuTags(kv.Key))),
+            null, "Steal time of the last round, % of the guest's (side=guest) or the host's (side=host) CPU time, from /proc/stat just outside the probes");
+        Meter.CreateObservableGauge("horizon.round.cpu.iowait.percent", () => LastRoundCpu.Select(kv => new Measurement<double>(kv.Value.Iowait, CpuTags(kv.Key))),
+            null, "I/O wait of the last round, % of the CPU time, from /proc/stat just outside the probes");
     }
 
     private static TagList CpuTags((string Guest, string Platform, string Side) key) =>

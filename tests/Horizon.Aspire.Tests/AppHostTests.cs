@@ -174,5 +174,18 @@ public sealed class AppHostTests(AppHostFixture stack)
         Assert.InRange(await Panel("Mean round duration per guest"), 0.1, 0.13);
         var recorded = await Dashboards.ValuesAsync(prometheus, "sum(horizon_rounds_recorded_total{workload=\"command\",outcome=\"measured\"})", ct);
         Assert.Equal(10, Assert.Single(recorded));
+
+        // The CPU panel shows the last round's steal and I/O wait of each guest: the values stored with that round.
+        var lastRound = (await Campaigns.ResultsAsync(api, "aspire-metrics", ct))
+            .SelectMany(e => e!["rounds"]!.AsArray()).Where(r => (string)r!["guest"]! == "native-b" && r["metrics"]?["guest_cpu_steal_pct"] is not null)
+            .MaxBy(r => (long)r!["recorded_unix_ms"]!)!;
+        var cpuPanel = queries.Where(x => x.Panel == "CPU steal and I/O wait of the last round").ToList();
+        Assert.Equal(2, cpuPanel.Count);
+        foreach (var (query, metric) in cpuPanel.Zip(["guest_cpu_steal_pct", "guest_cpu_iowait_pct"]))
+        {
+            var expr = query.Expr.Replace("_percent)", "_percent{guest=\"native-b\", side=\"guest\"})", StringComparison.Ordinal);
+            var shown = Assert.Single(await Dashboards.ValuesAsync(prometheus, expr, ct));
+            Assert.Equal((double)lastRound["metrics"]![metric]!, shown, 3);
+        }
     }
 }
