@@ -82,7 +82,8 @@ public sealed class BenchOverheadCommand : AsyncCommand<BenchOverheadCommand.Set
             }
         }
 
-        var hyperfine = !settings.NoHyperfine && Which("hyperfine") is not null;
+        // hyperfine runs where each guest runs its rounds: here for the local guest, over the guest's own transport otherwise.
+        var hyperfine = Which("hyperfine") is not null;
         var rows = new List<Row>();
         var dir = Directory.CreateTempSubdirectory("horizon-bench-overhead-").FullName;
         try
@@ -93,9 +94,9 @@ public sealed class BenchOverheadCommand : AsyncCommand<BenchOverheadCommand.Set
                 {
                     AnsiConsole.MarkupLine($"[grey]{Markup.Escape(guest.Name)} ({Markup.Escape(Transports.For(guest).Description)}): {settings.Rounds} × sleep {d.ToString(CultureInfo.InvariantCulture)}[/]");
                     var row = await CampaignAsync(testbed, guest, d, settings.Rounds, Path.Combine(dir, $"{rows.Count}.db"), cancellationToken);
-                    if (hyperfine && guest.Transport.Kind == TransportKind.Local)
+                    if (!settings.NoHyperfine && (guest.Transport.Kind != TransportKind.Local || hyperfine))
                     {
-                        row = row with { Hyperfine = await HyperfineAsync(d, settings.Rounds, dir, cancellationToken) };
+                        row = row with { Hyperfine = await HyperfineAsync(guest, d, settings.Rounds, cancellationToken) };
                     }
 
                     rows.Add(row);
@@ -118,8 +119,8 @@ public sealed class BenchOverheadCommand : AsyncCommand<BenchOverheadCommand.Set
 
         AnsiConsole.Write(table);
         AnsiConsole.MarkupLine("[grey]campaign wall = from starting the embedded controller to its results (prepare, every round, cleanup; the process's own start, ~0.2 s, is not in it); " +
-            "overhead / round = the steady gap between one round's start probe and the next's, less the round itself (the mean over the campaign); " +
-            "hyperfine = `hyperfine -N --warmup 1 --runs N` on the same command, its whole run's wall time and its mean[/]");
+            "overhead / round = the gap between one round's start probe and the next one's, less the round itself (the median over the campaign); " +
+            "hyperfine = `hyperfine -N --warmup 1 --runs N` on the same command where the guest runs it (over SSH: one extra round trip in its wall time), its whole run's wall time and its mean; — where it is not installed[/]");
         if (settings.Json is { } json)
         {
             await File.WriteAllTextAsync(json, JsonSerializer.Serialize(rows, Indented), cancellationToken);
@@ -163,27 +164,29 @@ public sealed class BenchOverheadCommand : AsyncCommand<BenchOverheadCommand.Set
             }
 
             var measured = e.Rounds.Where(r => r.Measured).OrderBy(r => r.Round).ToList();
-            var starts = measured.Select(r => r.Metrics![RoundResult.StartMetric]).ToList();
-            var steady = starts.Count > 1 ? ((starts[^1] - starts[0]) / (starts.Count - 1)) - measured.Take(measured.Count - 1).Average(r => r.Seconds!.Value) : double.NaN;
+            // Per pair of consecutive rounds: the time from one start probe to the next, less the first round itself.
+            var gaps = measured.Zip(measured.Skip(1), (a, b) => b.Metrics![RoundResult.StartMetric] - a.Metrics![RoundResult.StartMetric] - a.Seconds!.Value).Order().ToList();
+            var steady = gaps.Count > 0 ? gaps[gaps.Count / 2] : double.NaN;
             return new Row(guest.Name, Transports.For(guest).Description, seconds, rounds, measured.Sum(r => r.Seconds!.Value), wall, steady);
         }
     }
 
-    private static async Task<HyperfineRun> HyperfineAsync(double seconds, int rounds, string dir, CancellationToken ct)
+    /// <summary>hyperfine on the same command where the guest runs it (over its own transport); null where it is not installed.</summary>
+    private static async Task<HyperfineRun?> HyperfineAsync(GuestSpec guest, double seconds, int rounds, CancellationToken ct)
     {
-        var export = Path.Combine(dir, "hyperfine.json");
-        var start = new ProcessStartInfo("hyperfine") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { "-N", "--style", "none", "--warmup", "1", "--runs", rounds.ToString(CultureInfo.InvariantCulture), "--export-json", export, $"sleep {seconds.ToString(CultureInfo.InvariantCulture)}" })
+        await using var transport = Transports.For(guest);
+        var command = FormattableString.Invariant($"sleep {seconds}");
+        var script = FormattableString.Invariant(
+            $"command -v hyperfine >/dev/null || {{ echo 'HZ no-hyperfine'; exit 0; }}\nf=$(mktemp)\nhyperfine -N --style none --warmup 1 --runs {rounds} --export-json \"$f\" '{command}' >/dev/null 2>&1 && cat \"$f\"\nrc=$?\nrm -f \"$f\"\nexit $rc");
+        var clock = Stopwatch.StartNew();
+        var result = await transport.RunAsync(script, TimeSpan.FromSeconds((seconds * (rounds + 1) * 2) + 60), null, ct);
+        var wall = clock.Elapsed.TotalSeconds;
+        if (result.Stdout.Contains("HZ no-hyperfine", StringComparison.Ordinal) || result.ExitCode != 0)
         {
-            start.ArgumentList.Add(a);
+            return null;
         }
 
-        var clock = Stopwatch.StartNew();
-        using var process = Process.Start(start)!;
-        await process.StandardOutput.ReadToEndAsync(ct);
-        await process.WaitForExitAsync(ct);
-        var wall = clock.Elapsed.TotalSeconds;
-        using var doc = JsonDocument.Parse(await File.ReadAllTextAsync(export, ct));
+        using var doc = JsonDocument.Parse(result.Stdout);
         return new HyperfineRun(wall, doc.RootElement.GetProperty("results")[0].GetProperty("mean").GetDouble());
     }
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 
 namespace Horizon.EndToEnd.Tests;
 
@@ -58,6 +59,32 @@ public sealed class CliTests
         Assert.Equal(0, code);
         Assert.Contains("guests=50 probes_sent=200 accepted=200 lost=0 rounds_recorded=100/100", output);
         Assert.Contains("guests=150 probes_sent=600 accepted=600 lost=0 rounds_recorded=300/300", output);
+    }
+
+    [Fact]
+    public async Task Bench_overhead_times_campaigns_of_known_rounds_next_to_hyperfine()
+    {
+        var (code, output) = await Horizon("bench", "overhead", "--durations", "0.05,0.2", "--rounds", "4");
+        Assert.Equal(0, code);
+        var lines = output.Split('\n').Where(l => l.StartsWith("guest=native ", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, lines.Count);
+        foreach (var (line, seconds) in lines.Zip([0.05, 0.2]))
+        {
+            double Field(string name) => double.Parse(line.Split(' ').Single(t => t.StartsWith(name + "=", StringComparison.Ordinal))[(name.Length + 1)..].TrimEnd('s', 'm'), CultureInfo.InvariantCulture);
+            // Four rounds of `sleep D`: their sum is 4·D plus the fork of sleep; the campaign around them costs more, bounded.
+            Assert.InRange(Field("sum_of_rounds"), 4 * seconds, (4 * seconds) + 0.08);
+            Assert.InRange(Field("campaign_wall"), Field("sum_of_rounds"), Field("sum_of_rounds") + 20);
+            // Per round the harness used to wait ~1.9 s; generous bound, the figure itself belongs to the benchmark.
+            Assert.InRange(Field("overhead_per_round"), 0, 500);
+            if (File.Exists("/usr/bin/hyperfine"))
+            {
+                Assert.InRange(Field("hyperfine_mean"), seconds, seconds + 0.02);
+            }
+        }
+
+        var (bad, error) = await Horizon("bench", "overhead", "--durations", "0.05,-1");
+        Assert.NotEqual(0, bad);
+        Assert.Contains("--durations", error);
     }
 
     [Fact]

@@ -129,8 +129,13 @@ public static class GuestScripts
 
         sb.Append(CultureInfo.InvariantCulture, $"for ((r={block.FirstRound}; r<{block.FirstRound + block.Count}; r++)); do\n");
         sb.Append("  [[ -e stop ]] && { echo \"HZ stopped $r\"; break; }\n");
-        sb.Append("  hz_before > before.out 2>&1; rc=$?\n");
-        sb.Append("  if (( rc != 0 )); then mapfile -t L < before.out; echo \"HZ before-failed $r rc=$rc ${L[-1]-}\"; continue; fi\n");
+        if (!string.IsNullOrWhiteSpace(workload.BeforeRound))
+        {
+            // Untimed, before the start probe; skipped (no subshell at all) when the workload has no before-round step.
+            sb.Append("  hz_before > before.out 2>&1; rc=$?\n");
+            sb.Append("  if (( rc != 0 )); then mapfile -t L < before.out; echo \"HZ before-failed $r rc=$rc ${L[-1]-}\"; continue; fi\n");
+        }
+
         sb.Append(CultureInfo.InvariantCulture, $"  i=$(( (r-{block.FirstRound})*{2 * copies} ))\n");
         // The guest's CPU accounting (/proc/stat's "cpu" line: user nice system idle iowait irq softirq steal), read by a
         // builtin just outside the probes — no fork, nothing added between them.

@@ -49,7 +49,7 @@ internal sealed class ExperimentPreparation(
             await grains.GetGrain<IHostGrain>($"{testbed.Name}/{guest.Host}").Describe(host with { Name = guest.Host, Platform = Names.Of(testbed.HostOf(guest).Platform) });
         }
 
-        var check = await transport.RunAsync(GuestScripts.ToolCheck(def.Tools), TimeSpan.FromMinutes(1), null, ct);
+        var check = def.Tools.IsEmpty ? new CommandResult(0, "", "", false) : await transport.RunAsync(GuestScripts.ToolCheck(def.Tools), TimeSpan.FromMinutes(1), null, ct);
         var missing = check.Stdout.Split('\n').Select(GuestLine.Parse).OfType<MissingLine>().Select(m => m.Text.Split('|')).ToList();
         if (missing.Count > 0)
         {
