@@ -85,7 +85,7 @@ public class CampaignSettings : DataSettings
     public string? Campaign { get; init; }
 
     [CommandOption("-p|--preset <NAME>")]
-    [Description("Built-in campaign: quick (small sizes) or study (the 2009 study's sizes). Default: quick.")]
+    [Description("Built-in campaign: quick (small sizes), study (the 2009 study's single-guest sizes), scaling (§6.2 at small sizes: 1, 2, 4 guests × the three CPU schemes) or multi-vm (§6.2 at the study's sizes: 1-4 guests × the three schemes, 10 rounds). Default: quick.")]
     public string? Preset { get; init; }
 
     /// <summary>Loads both files; on a mistake prints it (file:line:field) and returns false.</summary>

@@ -208,6 +208,26 @@ public sealed class ConfigTests
     }
 
     [Fact]
+    public void The_multi_vm_preset_is_section_6_2_at_the_study_sizes()
+    {
+        var t = TestbedFile.Parse("four.yaml", """
+            testbed: four
+            hosts: [{ name: h }]
+            guests: [{ name: a, host: h }, { name: b, host: h }, { name: c, host: h }, { name: d, host: h }]
+            peer: { name: p, address: 10.0.0.9 }
+            """);
+        var c = CampaignFile.LoadPreset("multi-vm", t);
+        Assert.Empty(c.Skipped);
+        // Five workloads × guest counts 1-4 × three schemes, 10 rounds each, at the single-guest study's sizes.
+        Assert.Equal(5 * 4 * 3, c.Experiments.Length);
+        Assert.Equal([1, 2, 3, 4], c.Experiments.Select(e => e.Guests.Length).Distinct().Order());
+        Assert.All(c.Experiments, e => Assert.Equal(10, e.Rounds.Max));
+        Assert.Equal(4194304, c.Experiments.First(e => e.Workload.Name == "superpi").Workload.GetLong("digits"));
+        Assert.Equal(3, c.Experiments.Where(e => e.Workload.Name == "iperf-udp" && e.Guests.Length == 4).Select(e => e.Scheme).Distinct().Count());
+        Assert.Contains("multi-vm", CampaignFile.Presets);
+    }
+
+    [Fact]
     public void One_experiment_per_guest_unless_concurrent()
     {
         var t = TestbedFile.Parse("t.yaml", """

@@ -174,6 +174,56 @@ public sealed class LabTests
 
     [Trait("needs", "lab-image")]
     [Fact]
+    public async Task Two_and_four_concurrent_guests_run_iperf_in_both_directions_each_against_its_own_server()
+    {
+        // Study §6.2.4: several guests' network at once. One iperf3 server serves one test at a time ("the server is busy
+        // running a test"): each concurrent guest gets its own server on the peer (port + guest index).
+        var dir = Path.Combine(Path.GetTempPath(), "horizon-lab-" + Guid.NewGuid().ToString("N")[..8]);
+        var spec = NewSpec() with { LxcGuests = 4 };
+        var manager = new LabManager(dir);
+        try
+        {
+            var state = await manager.UpAsync(spec, null, Ct);
+            var testbed = TestbedFile.Load(state.TestbedFile!);
+            await using var lab = await Lab.StartAsync(testbed.ProbeNetworkNamespace, testbed.ProbeAddress);
+            var (outcome, results) = await lab.RunAsync("""
+                campaign: multi-vm-iperf
+                rounds: 2
+                round_timeout: 1m
+                guests: [host1-lxc1, host1-lxc2, host1-lxc3, host1-lxc4]
+                guest_counts: [2, 4]
+                experiments:
+                  - workload: iperf-udp
+                    rate: 20M
+                    duration: 1s
+                    sweep: { direction: [guest-to-peer, peer-to-guest] }
+                """, testbed);
+            Assert.True(outcome.AllCompleted, string.Join("; ", outcome.Experiments.Select(x => x.Note)));
+            Assert.Equal(4, results.Length);
+            foreach (var e in results)
+            {
+                Assert.Equal(0, e.FailedCount);
+                Assert.Equal(2 * e.Guests.Length, e.Rounds.Count(r => r.Measured));
+                // Every guest got its offered 20 Mbit/s: no guest starved by another's test on a shared server.
+                Assert.All(e.Rounds, r => Assert.InRange(r.Metrics!["throughput_mbps"], 17, 21));
+            }
+
+            Assert.Equal([2, 2, 4, 4], results.Select(e => e.Guests.Length).Order());
+            var scaling = Horizon.Reports.ScalingTable.Build(results);
+            Assert.All(scaling, row => Assert.InRange(row.Fairness!.Value, 0.95, 1.0));
+        }
+        finally
+        {
+            await new LabManager(dir).DownAsync(spec.Name, null, CancellationToken.None);
+            if (Directory.Exists(dir))
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+        }
+    }
+
+    [Trait("needs", "lab-image")]
+    [Fact]
     public async Task Forward_runs_through_native_lxc_and_qemu_guests_with_the_zero_loss_search_and_restores_their_tables()
     {
         var dir = Path.Combine(Path.GetTempPath(), "horizon-lab-" + Guid.NewGuid().ToString("N")[..8]);

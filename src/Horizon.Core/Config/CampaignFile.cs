@@ -10,7 +10,7 @@ public static class CampaignFile
 {
     private static readonly string[] PlanKeys = ["rounds", "round_timeout", "cpu_scheme", "cpu_schemes", "guests", "guest_counts", "concurrent", "probe_copies", "cpu_weight", "cpu_cap", "warmup"];
 
-    public static IReadOnlyList<string> Presets { get; } = ["quick", "study", "scaling"];
+    public static IReadOnlyList<string> Presets { get; } = ["quick", "study", "scaling", "multi-vm"];
 
     /// <summary>
     /// The most experiments one campaign expands to (sweeps × guest sets × schemes). Far above the study (a few dozen);

@@ -50,14 +50,20 @@ public sealed class IperfUdpWorkload : WorkloadDefinition
         return new WorkloadScripts(
             Prepare: "",
             BeforeRound: "",
-            Round: $"iperf3 -c {Quote(peer)} -p {spec.GetLong("port")} -u -l {spec.GetLong("length")} -b {Quote(spec.Get("rate"))} -w {spec.GetLong("window")} -t {seconds}{direction} -J",
+            // One iperf3 server serves one test at a time: concurrent guests each talk to their own, port + guest index.
+            Round: $"iperf3 -c {Quote(peer)} -p $(( {spec.GetLong("port")} + ${{HZ_GUEST_INDEX:-0}} )) -u -l {spec.GetLong("length")} -b {Quote(spec.Get("rate"))} -w {spec.GetLong("window")} -t {seconds}{direction} -J",
             Cleanup: "",
             KitFiles: ImmutableDictionary<string, string>.Empty) { ReportOutput = true };
     }
 
-    public override PeerService Peer(WorkloadSpec spec)
+    /// <summary>One server per guest that runs the experiment at once (ports port … port + guests − 1).</summary>
+    public override IEnumerable<PeerService> PeerServices(WorkloadSpec spec, WorkloadContext context) =>
+        Enumerable.Range(0, Math.Max(1, context.Guests)).Select(i => Server(spec.GetLong("port") + i));
+
+    public override PeerService Peer(WorkloadSpec spec) => Server(spec.GetLong("port"));
+
+    private static PeerService Server(long port)
     {
-        var port = spec.GetLong("port");
         // Supervised: an iperf3 server exits on some client errors; a failed round must not fail every round after it.
         var pidFile = $"/tmp/horizon-iperf3-{port}.pid";
         return new PeerService(

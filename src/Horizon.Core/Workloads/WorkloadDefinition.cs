@@ -37,7 +37,8 @@ public sealed record Metric(string Name, string Unit, bool HigherIsBetter)
 }
 
 /// <summary>What a workload may know about the testbed when it builds its scripts.</summary>
-public sealed record WorkloadContext(string? PeerAddress)
+/// <summary>What a workload's scripts may depend on: the peer's address, and how many guests run the experiment at once.</summary>
+public sealed record WorkloadContext(string? PeerAddress, int Guests = 1)
 {
     public static WorkloadContext None { get; } = new((string?)null);
 }
@@ -91,6 +92,13 @@ public abstract class WorkloadDefinition
 
     /// <summary>The service on the network peer, when it needs to know the testbed (e.g. the peer's address to listen on).</summary>
     public virtual PeerService? Peer(WorkloadSpec spec, WorkloadContext context) => Peer(spec);
+
+    /// <summary>
+    /// Every service the experiment needs on the peer; shared by experiments that need the same one (same start command)
+    /// and stopped when its last user ends. Default: the one <see cref="Peer(WorkloadSpec, WorkloadContext)"/> names.
+    /// </summary>
+    public virtual IEnumerable<PeerService> PeerServices(WorkloadSpec spec, WorkloadContext context) =>
+        Peer(spec, context) is { } service ? [service] : [];
 
     /// <summary>Values an experiment runs for when it leaves the parameter unset: one experiment each (e.g. frame sizes).</summary>
     public virtual IReadOnlyDictionary<string, IReadOnlyList<string>> DefaultSweep { get; } = new Dictionary<string, IReadOnlyList<string>>();

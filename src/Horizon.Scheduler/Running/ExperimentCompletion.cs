@@ -33,12 +33,12 @@ internal sealed class ExperimentCompletion(GuestStates states, PeerServices peer
             }
         }
 
-        if (run.PeerService is { } peerService)
+        foreach (var peerService in run.PeerServices)
         {
             await peers.ReleaseAsync(peerService);
         }
 
-        run.PeerService = null;
+        run.PeerServices.Clear();
         observer.ExperimentFinished(run.Definition, status, note, run.Snapshot);
     }
 }

@@ -19,11 +19,11 @@ internal sealed class ExperimentPreparation(
     {
         var def = WorkloadCatalog.Get(run.Plan.Workload.Name);
         run.Workload = def;
-        var context = new WorkloadContext(testbed.Peer?.DataAddress);
+        var context = new WorkloadContext(testbed.Peer?.DataAddress, run.Guests.Length);
         run.Scripts = def.Build(run.Plan.Workload, context);
-        if (def.Peer(run.Plan.Workload, context) is { } service)
+        foreach (var service in def.PeerServices(run.Plan.Workload, context))
         {
-            run.PeerService = await peers.AcquireAsync(def, service, ct);
+            run.PeerServices.Add(await peers.AcquireAsync(def, service, ct));
         }
 
         var hosts = new List<HostDescription>();

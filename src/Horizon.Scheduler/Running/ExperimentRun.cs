@@ -32,7 +32,8 @@ internal sealed class ExperimentRun(ExperimentPlan plan, ExperimentDefinition de
 
     public WorkloadDefinition? Workload { get; set; }
 
-    public SharedPeerService? PeerService { get; set; }
+    /// <summary>The services this experiment holds on the network peer (e.g. one iperf3 server per concurrent guest).</summary>
+    public List<SharedPeerService> PeerServices { get; } = [];
 
     /// <summary>The scheme's placement as applied and read back before the last block (see <see cref="CpuPlacement"/>).</summary>
     public PlacementResult Placement { get; set; } = PlacementResult.None;
