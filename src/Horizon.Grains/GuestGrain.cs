@@ -16,6 +16,12 @@ public sealed class GuestGrain(
 {
     public async Task SetStatus(GuestStatus status, string? detail)
     {
+        // Every block says "running" again: a state that did not change is not written again (nor is its time moved).
+        if (state.RecordExists && state.State.Status == status && state.State.Detail == detail)
+        {
+            return;
+        }
+
         state.State.Status = status;
         state.State.Detail = detail;
         state.State.ChangedUnixMs = time.GetUtcNow().ToUnixTimeMilliseconds();

@@ -31,8 +31,10 @@ public static class DetachedRun
         int? pid = null;
         var start =
             $"cd {GuestScripts.Quote(workdir)} || exit 1\numask 077\n" +
-            (file is { } f ? $"cat > {GuestScripts.Quote(f.Name)} || exit 1\n" : "") +
-            "rm -f run.log\n" +
+            // Builtins only before the script starts (each fork is a millisecond of every round): mapfile reads the file's
+            // content from standard input, ": >" empties the log so the follower cannot read the previous block's lines.
+            (file is { } f ? $"mapfile L && printf '%s' \"${{L[@]}}\" > {GuestScripts.Quote(f.Name)} || exit 1\n" : "") +
+            ": > run.log\n" +
             $"setsid /bin/bash -c {GuestScripts.Quote($"{command}; echo \"{ExitPrefix}$?\"")} > run.log 2>&1 < /dev/null &\n" +
             $"p=$!\necho \"{PidPrefix}$p\"\n" + FollowScript(log, "$p", 0);
         try

@@ -18,7 +18,8 @@ public sealed class TimingService : IDatagramSink, IDisposable
     private static readonly Counter<long> DuplicateCounter = Meter.CreateCounter<long>("horizon.probes.duplicates", "{probe}", "Redundant probe copies dropped");
 
     private readonly ConcurrentDictionary<Guid, ExperimentTiming> experiments = new();
-    private readonly ConcurrentDictionary<Guid, byte> finished = new();
+    /// <summary>Per experiment, the last block's timing after it ended: its key tells a late redundant copy from a forgery.</summary>
+    private readonly ConcurrentDictionary<Guid, ExperimentTiming> retired = new();
     private readonly long[] rejected = new long[Enum.GetValues<ProbeRejection>().Length];
     private readonly ProbeListener listener;
     private long datagrams;
@@ -61,7 +62,6 @@ public sealed class TimingService : IDatagramSink, IDisposable
             throw new InvalidOperationException($"experiment {experiment} is already registered");
         }
 
-        finished.TryRemove(experiment, out _);
         return timing;
     }
 
@@ -69,7 +69,7 @@ public sealed class TimingService : IDatagramSink, IDisposable
     {
         if (experiments.TryRemove(timing.Experiment, out _))
         {
-            finished[timing.Experiment] = 0;
+            retired[timing.Experiment] = timing;
         }
     }
 
@@ -94,13 +94,21 @@ public sealed class TimingService : IDatagramSink, IDisposable
 
         if (!experiments.TryGetValue(header.Experiment, out var timing))
         {
-            Reject(finished.ContainsKey(header.Experiment) ? ProbeRejection.ExperimentFinished : ProbeRejection.UnknownExperiment);
+            if (!LateCopy(datagram, header))
+            {
+                Reject(retired.ContainsKey(header.Experiment) ? ProbeRejection.ExperimentFinished : ProbeRejection.UnknownExperiment);
+            }
+
             return;
         }
 
         if (!ProbeFormat.VerifyTag(datagram, timing.Key))
         {
-            Reject(ProbeRejection.BadTag);
+            if (!LateCopy(datagram, header))
+            {
+                Reject(ProbeRejection.BadTag);
+            }
+
             return;
         }
 
@@ -119,6 +127,24 @@ public sealed class TimingService : IDatagramSink, IDisposable
                 Reject(reason);
                 break;
         }
+    }
+
+    /// <summary>
+    /// A redundant copy of a probe whose round the previous block already concluded, arriving after that block ended (the
+    /// next block runs under a new key within milliseconds): authentic under the old key, so counted as a dropped
+    /// duplicate — not as a rejection, which would say something was wrong.
+    /// </summary>
+    private bool LateCopy(ReadOnlySpan<byte> datagram, ProbeHeader header)
+    {
+        if (header.Phase == ProbePhase.Ready || !retired.TryGetValue(header.Experiment, out var old) || !ProbeFormat.VerifyTag(datagram, old.Key)
+            || !old.IsConcluded(header.Guest, header.Round))
+        {
+            return false;
+        }
+
+        Interlocked.Increment(ref duplicates);
+        DuplicateCounter.Add(1);
+        return true;
     }
 
     public void OnTick(long nowMonotonicNs)

@@ -154,6 +154,34 @@ public sealed class TimingServiceTests : IDisposable
     }
 
     [Fact]
+    public async Task Late_copies_of_a_concluded_round_are_duplicates_even_after_the_next_block_registered()
+    {
+        var id = Guid.NewGuid();
+        var key = ProbeFormat.NewKey();
+        var session = service.Register(id, key, 1, 0, 2, TimeSpan.FromMinutes(1));
+        Send(Probe(id, key, ProbePhase.Start, 0));
+        Send(Probe(id, key, ProbePhase.End, 0));
+        var round = await session.Results.ReadAsync(TestContext.Current.CancellationToken).AsTask().WaitAsync(Wait, TestContext.Current.CancellationToken);
+        Assert.Equal(RoundOutcome.Measured, round.Status);
+        session.Dispose();
+
+        // Copy 2 of the end probe lands after the block ended, copy 3 after the next block registered under a new key.
+        Send(Probe(id, key, ProbePhase.End, 0, copy: 1));
+        await Settle(3);
+        using var next = service.Register(id, ProbeFormat.NewKey(), 1, 1, 2, TimeSpan.FromMinutes(1));
+        Send(Probe(id, key, ProbePhase.End, 0, copy: 2));
+        await Settle(4);
+        Assert.Equal(2, service.Counters.Duplicates);
+        Assert.Equal(0, service.Counters.RejectedTotal);
+
+        // Not a free pass: a round the old block never concluded, and a probe under a key nobody holds, stay rejected.
+        Send(Probe(id, key, ProbePhase.Start, 1));
+        Send(Probe(id, ProbeFormat.NewKey(), ProbePhase.End, 0, copy: 1));
+        await Settle(6);
+        Assert.Equal(2, service.Counters.Rejected[ProbeRejection.BadTag]);
+    }
+
+    [Fact]
     public async Task A_lost_end_probe_fails_the_round_after_the_round_timeout_instead_of_hanging()
     {
         var id = Guid.NewGuid();
