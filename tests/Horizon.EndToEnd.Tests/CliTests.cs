@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Text.Json.Nodes;
 
 namespace Horizon.EndToEnd.Tests;
 
@@ -85,6 +86,84 @@ public sealed class CliTests
         var (bad, error) = await Horizon("bench", "overhead", "--durations", "0.05,-1");
         Assert.NotEqual(0, bad);
         Assert.Contains("--durations", error);
+    }
+
+    [Fact]
+    public async Task Compare_flags_a_workload_made_slower_on_purpose_and_passes_an_unchanged_one()
+    {
+        var dir = Directory.CreateTempSubdirectory("horizon-compare-").FullName;
+        try
+        {
+            // The same two experiments (same keys) in two campaigns; the first one's delay comes from a file that the
+            // second campaign finds 20 % longer. The second experiment is left alone.
+            var delay = Path.Combine(dir, "delay");
+            var campaign = Path.Combine(dir, "c.yaml");
+            await File.WriteAllTextAsync(campaign, $"""
+                campaign: cmp
+                rounds: 8
+                round_timeout: 30s
+                experiments:
+                  - workload: command
+                    run: "sleep $(cat {delay})"
+                  - workload: command
+                    run: sleep 0.05
+                """, TestContext.Current.CancellationToken);
+            var data = Path.Combine(dir, "data");
+            await File.WriteAllTextAsync(delay, "0.05", TestContext.Current.CancellationToken);
+            Assert.Equal(0, (await Horizon("run", "-c", campaign, "--name", "base", "--data", data)).Code);
+            await File.WriteAllTextAsync(delay, "0.06", TestContext.Current.CancellationToken);
+            Assert.Equal(0, (await Horizon("run", "-c", campaign, "--name", "slow", "--data", data)).Code);
+
+            var (code, text) = await Horizon("compare", "base", "slow", "--data", data);
+            Assert.True(code == 1, text);
+            Assert.Contains("REGRESSION", text);
+            Assert.Contains("no change", text);
+
+            var (jsonCode, json) = await Horizon("compare", "base", "slow", "--data", data, "-f", "json");
+            Assert.Equal(1, jsonCode);
+            var experiments = JsonNode.Parse(json)!["experiments"]!.AsArray();
+            var slowed = experiments.Single(e => ((string)e!["key"]!).Contains("cat", StringComparison.Ordinal))!;
+            Assert.Equal("regression", (string)slowed["verdict"]!);
+            Assert.InRange((double)slowed["ratio"]!, 1.12, 1.28);
+            Assert.True((double)slowed["ratio_ci95_low"]! > 1);
+            Assert.True((double)slowed["p_value"]! < 0.05);
+            var same = experiments.Single(e => !((string)e!["key"]!).Contains("cat", StringComparison.Ordinal))!;
+            Assert.Equal("no-change", (string)same["verdict"]!);
+            Assert.InRange((double)same["ratio"]!, 0.95, 1.05);
+            // "no change" holds only because these rounds could have seen a 5 % change.
+            Assert.True((double)same["minimum_detectable_change"]! <= 0.05);
+
+            // The other way round it is an improvement: no regression, exit 0; a run against itself changes nothing.
+            Assert.Equal(0, (await Horizon("compare", "slow", "base", "--data", data)).Code);
+            var (selfCode, self) = await Horizon("compare", "base", "base", "--data", data, "-f", "markdown");
+            Assert.Equal(0, selfCode);
+            Assert.Contains("| experiment | A mean |", self);
+            Assert.DoesNotContain("REGRESSION", self);
+
+            // An export (e.g. from another machine) compares like a stored campaign.
+            Assert.Equal(0, (await Horizon("export", "--campaign", "base", "-f", "json", "-o", Path.Combine(dir, "out"), "--data", data)).Code);
+            var exported = Directory.GetFiles(Path.Combine(dir, "out"), "*.json").Single();
+            Assert.Equal(1, (await Horizon("compare", exported, "slow", "--data", data)).Code);
+            // A threshold above the change: the slowdown is found but does not count as a regression.
+            var (lenient, lenientText) = await Horizon("compare", "base", "slow", "--data", data, "--threshold", "40%");
+            Assert.Equal(0, lenient);
+            Assert.Contains("below threshold", lenientText);
+
+            // Careless input: a campaign that does not exist, a file that is not an export, a threshold that is not a number.
+            var (missing, missingText) = await Horizon("compare", "base", "nope", "--data", data);
+            Assert.Equal(2, missing);
+            Assert.Contains("no campaign 'nope'", missingText);
+            var (notExport, notExportText) = await Horizon("compare", campaign, "slow", "--data", data);
+            Assert.Equal(2, notExport);
+            Assert.Contains("not JSON", notExportText);
+            var (badThreshold, badText) = await Horizon("compare", "base", "slow", "--data", data, "--threshold", "five");
+            Assert.NotEqual(0, badThreshold);
+            Assert.Contains("--threshold", badText);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
     }
 
     [Fact]

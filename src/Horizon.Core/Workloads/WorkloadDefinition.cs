@@ -36,8 +36,7 @@ public sealed record Metric(string Name, string Unit, bool HigherIsBetter)
     public static Metric Duration { get; } = new("duration", "s", false);
 }
 
-/// <summary>What a workload may know about the testbed when it builds its scripts.</summary>
-/// <summary>What a workload's scripts may depend on: the peer's address, and how many guests run the experiment at once.</summary>
+/// <summary>What a workload may know about the testbed when it builds its scripts: the peer's address, how many guests run at once.</summary>
 public sealed record WorkloadContext(string? PeerAddress, int Guests = 1)
 {
     public static WorkloadContext None { get; } = new((string?)null);
