@@ -1,8 +1,10 @@
+using System.Collections.Immutable;
 using System.ComponentModel;
 using System.Diagnostics.CodeAnalysis;
 using Horizon.Config;
 using Horizon.Grains;
 using Horizon.Reports;
+using Horizon.Results;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -17,18 +19,31 @@ public class DataSettings : CommandSettings
     public string DatabasePath => Path.Combine(Data ?? Environment.GetEnvironmentVariable("HORIZON_DATA") ?? ".horizon", "horizon.db");
 }
 
-/// <summary>Settings of the commands that read one stored campaign (results, export, report).</summary>
+/// <summary>The campaigns a command reads as one study: their names, and a name for files and titles.</summary>
+public sealed record CampaignSelection(IReadOnlyList<string> Names)
+{
+    public string Name => string.Join("+", Names);
+
+    public ImmutableArray<ExperimentResult> Experiments(ResultsStore store) => [.. Names.SelectMany(n => store.Experiments(n))];
+
+    public IReadOnlyList<(int Seq, Guid Experiment, int FirstRound, int Rounds)> RunOrder(ResultsStore store) => [.. Names.SelectMany(n => store.RunOrder(n))];
+
+    public Dictionary<string, IReadOnlyList<(int, Guid, int, int)>> RunOrders(ResultsStore store) =>
+        Names.ToDictionary(n => n, n => (IReadOnlyList<(int, Guid, int, int)>)[.. store.RunOrder(n).Select(o => ((int, Guid, int, int))o)]);
+}
+
+/// <summary>Settings of the commands that read stored campaigns (results, export, report).</summary>
 public class StoredCampaignSettings : DataSettings
 {
     [CommandOption("--campaign <NAME>")]
-    [Description("Campaign name (default: the latest).")]
-    public string? Campaign { get; init; }
+    [Description("Campaign name or glob (study-*); repeat it to read several campaigns as one study, e.g. one per platform run after a reboot (default: the latest).")]
+    public string[]? Campaigns { get; init; }
 
-    /// <summary>Opens the store and picks the campaign; on a problem prints it and returns false.</summary>
-    public bool TryOpen([NotNullWhen(true)] out ResultsStore? store, [NotNullWhen(true)] out string? campaign)
+    /// <summary>Opens the store and picks the campaigns; on a problem prints it and returns false.</summary>
+    public bool TryOpen([NotNullWhen(true)] out ResultsStore? store, [NotNullWhen(true)] out CampaignSelection? selection)
     {
         store = null;
-        campaign = null;
+        selection = null;
         if (!File.Exists(DatabasePath))
         {
             Render.Error($"no results store at {DatabasePath}: run `horizon run` first");
@@ -40,22 +55,35 @@ public class StoredCampaignSettings : DataSettings
         {
             opened = new ResultsStore(DatabasePath);
             var campaigns = opened.Campaigns();
-            var name = Campaign ?? Render.LatestCampaign(opened);
-            if (name is null)
+            var names = new List<string>();
+            if (Campaigns is not { Length: > 0 })
             {
-                Render.Error($"the results store {opened.Path} holds no campaign yet: run `horizon run` (or give --data for another store)");
-                opened.Dispose();
-                return false;
+                if (Render.LatestCampaign(opened) is not { } latest)
+                {
+                    Render.Error($"the results store {opened.Path} holds no campaign yet: run `horizon run` (or give --data for another store)");
+                    opened.Dispose();
+                    return false;
+                }
+
+                names.Add(latest);
             }
 
-            if (!campaigns.Contains(name))
+            foreach (var pattern in Campaigns ?? [])
             {
-                Render.Error($"no campaign '{name}' in {opened.Path}; campaigns: {string.Join(", ", campaigns)}");
-                opened.Dispose();
-                return false;
+                var matched = pattern.Contains('*') || pattern.Contains('?')
+                    ? campaigns.Where(c => Glob(pattern).IsMatch(c)).Order(StringComparer.Ordinal).ToList()
+                    : campaigns.Contains(pattern) ? [pattern] : [];
+                if (matched.Count == 0)
+                {
+                    Render.Error($"no campaign '{pattern}' in {opened.Path}; campaigns: {string.Join(", ", campaigns)}");
+                    opened.Dispose();
+                    return false;
+                }
+
+                names.AddRange(matched.Where(m => !names.Contains(m)));
             }
 
-            campaign = name;
+            selection = new CampaignSelection(names);
         }
         catch (Microsoft.Data.Sqlite.SqliteException e)
         {
@@ -72,6 +100,10 @@ public class StoredCampaignSettings : DataSettings
         store = opened;
         return true;
     }
+
+    private static System.Text.RegularExpressions.Regex Glob(string pattern) =>
+        new("^" + System.Text.RegularExpressions.Regex.Escape(pattern).Replace("\\*", ".*", StringComparison.Ordinal).Replace("\\?", ".", StringComparison.Ordinal) + "$",
+            System.Text.RegularExpressions.RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
 }
 
 public class CampaignSettings : DataSettings
@@ -213,9 +245,10 @@ public static class Render
         return table;
     }
 
-    public static void Results(ResultsStore store, string campaign)
+    public static void Results(ResultsStore store, string campaign) => Results(campaign, store.Experiments(campaign));
+
+    public static void Results(string campaign, IReadOnlyList<ExperimentResult> experiments)
     {
-        var experiments = store.Experiments(campaign);
         var rows = Reports.ResultsTable.Build(experiments);
         Heading($"campaign {campaign}");
         if (!Plain && AnsiConsole.Profile.Width >= 160)

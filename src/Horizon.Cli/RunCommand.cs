@@ -163,14 +163,14 @@ public sealed class ResultsCommand : Command<ResultsCommand.Settings>
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        if (!settings.TryOpen(out var store, out var campaign))
+        if (!settings.TryOpen(out var store, out var selection))
         {
             return 2; // the error is printed
         }
 
         using (store)
         {
-            Render.Results(store, campaign);
+            Render.Results(selection.Name, selection.Experiments(store));
         }
 
         return 0;
@@ -186,24 +186,25 @@ public sealed class ExportCommand : Command<ExportCommand.Settings>
         public string Out { get; init; } = "horizon-export";
 
         [CommandOption("-f|--format <FORMAT>")]
-        [Description("csv, json or all (default).")]
+        [Description("csv, json, hyperfine (hyperfine's JSON layout), markdown or all (default).")]
         public string Format { get; init; } = "all";
     }
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        if (settings.Format is not ("csv" or "json" or "all"))
+        if (settings.Format is not ("csv" or "json" or "hyperfine" or "markdown" or "all"))
         {
-            return Render.Error($"--format: expected csv, json or all, got '{settings.Format}'");
+            return Render.Error($"--format: expected csv, json, hyperfine, markdown or all, got '{settings.Format}'");
         }
 
-        if (!settings.TryOpen(out var store, out var campaign))
+        if (!settings.TryOpen(out var store, out var selection))
         {
             return 2; // the error is printed
         }
 
         using var _ = store;
-        var experiments = store.Experiments(campaign);
+        var campaign = selection.Name;
+        var experiments = selection.Experiments(store);
         var rows = Reports.ResultsTable.Build(experiments);
         Directory.CreateDirectory(settings.Out);
         var written = new List<string>();
@@ -216,9 +217,21 @@ public sealed class ExportCommand : Command<ExportCommand.Settings>
 
         if (settings.Format is "json" or "all")
         {
-            var order = new Dictionary<string, IReadOnlyList<(int, Guid, int, int)>> { [campaign] = store.RunOrder(campaign) };
+            var order = selection.RunOrders(store);
             File.WriteAllText(Path.Combine(settings.Out, $"{campaign}.json"), Reports.Exporters.Json(rows, order));
             written.Add($"{campaign}.json");
+        }
+
+        if (settings.Format is "hyperfine" or "all")
+        {
+            File.WriteAllText(Path.Combine(settings.Out, $"{campaign}.hyperfine.json"), Reports.OtherFormats.HyperfineJson(rows));
+            written.Add($"{campaign}.hyperfine.json");
+        }
+
+        if (settings.Format is "markdown" or "all")
+        {
+            File.WriteAllText(Path.Combine(settings.Out, $"{campaign}.md"), Reports.OtherFormats.Markdown(campaign, rows));
+            written.Add($"{campaign}.md");
         }
 
         foreach (var f in written)

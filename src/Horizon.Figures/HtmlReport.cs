@@ -111,13 +111,15 @@ public static class HtmlReport
             sb.Append("<p class=\"note\">Per guest: each guest's own mean ± 95% CI. Fairness: Jain's index over the guests' throughput (1 = equal shares). " +
                 "Slowdown: the experiment's mean against the 1-guest run of the same scheme (for durations, N guests on one core should be about N×). " +
                 "Start skew: the largest spread of the guests' start probes over the rounds the start barrier released together.</p>\n");
-            sb.Append("<table><tr><th>platform</th><th>workload</th><th>parameters</th><th>scheme</th><th>guests</th><th>mean ± 95% CI (all guests)</th><th>per guest</th><th>fairness (Jain)</th><th>slowdown vs 1 guest</th><th>start skew</th><th>status</th></tr>\n");
+            sb.Append("<table><tr><th>platform</th><th>workload</th><th>parameters</th><th>scheme</th><th>guests</th><th>mean ± 95% CI (all guests)</th><th>per guest</th><th>fairness (Jain)</th><th>slowdown vs 1 guest</th><th>start skew</th><th>aggregate</th><th>loss / jitter per guest</th><th>status</th></tr>\n");
             foreach (var r in scaling)
             {
                 sb.Append(CultureInfo.InvariantCulture, $"<tr><td>{H(r.Platform)}</td><td>{H(r.Workload)}</td><td>{H(r.Parameters)}</td><td>{H(r.Scheme)}</td><td class=\"num\">{r.Guests}</td>" +
                     $"<td class=\"num\">{H(ResultsTable.MeanCi(r.All, r.Experiment.Metric))}</td><td>{string.Join("<br>", r.PerGuest.Select(p => H($"{p.Guest}: {ResultsTable.MeanCi(p.Statistics)}{(p.Failed > 0 ? $" ({p.Failed} failed)" : "")}")))}</td>" +
                     $"<td class=\"num\">{(r.Fairness is { } f ? f.ToString("0.000", CultureInfo.InvariantCulture) : "—")}</td><td class=\"num\">{(r.Slowdown is { } s ? s.ToString("0.00", CultureInfo.InvariantCulture) + "×" : "—")}</td>" +
                     $"<td class=\"num\">{(r.StartSkewSeconds is { } k ? (k * 1000).ToString("0.0", CultureInfo.InvariantCulture) + " ms" : "—")}</td>" +
+                    $"<td class=\"num\">{(r.Aggregate is { } a ? H(a.ToString("0.##", CultureInfo.InvariantCulture) + " " + r.Experiment.Metric.Unit) : "—")}</td>" +
+                    $"<td>{(r.Network.IsEmpty ? "—" : string.Join("<br>", r.Network.Select(n => H(string.Create(CultureInfo.InvariantCulture, $"{n.Guest}: {n.LossPercent:0.##} % / {n.JitterMs:0.###} ms")))))}</td>" +
                     $"<td{(r.Experiment.Status == "Completed" ? "" : " class=\"failed\"")}>{H(r.Experiment.Status)}{(r.Experiment.Note is null ? "" : ": " + H(r.Experiment.Note))}</td></tr>\n");
             }
 

@@ -160,6 +160,17 @@ public sealed class AppHostTests(AppHostFixture stack)
 
         Assert.True(failures.Count == 0, string.Join("\n", failures));
 
+        // The campaign ends within a scrape or two of its last round (rounds no longer wait seconds between them): wait,
+        // bounded, for the scrapes to catch up with its last rounds.
+        const string commandRounds = "sum(horizon_rounds_recorded_total{workload=\"command\",outcome=\"measured\"})";
+        for (var attempt = 0; attempt < 30 && await Dashboards.ValuesAsync(prometheus, commandRounds, ct) is not [10]; attempt++)
+        {
+            await Task.Delay(TimeSpan.FromSeconds(1), ct);
+        }
+
+        // The campaign had finished before the scrape that saw the tenth: one more scrape interval and every gauge is final.
+        await Task.Delay(TimeSpan.FromSeconds(2.5), ct);
+
         // The panels' numbers, for the one experiment whose rounds are known: ten rounds of `sleep 0.1`.
         async Task<double> Panel(string title, int target = 0)
         {

@@ -195,6 +195,32 @@ public sealed class CliTests
             Assert.Equal(0, code);
             Assert.True(File.Exists(Path.Combine(data, "out", "cli.json")));
             Assert.Equal(4, File.ReadAllLines(Path.Combine(data, "out", "cli.rounds.csv")).Length);
+
+            // hyperfine's JSON layout: its scripts read "results"[].command/mean/stddev/times; the times are the rounds.
+            var hyperfine = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(data, "out", "cli.hyperfine.json"), TestContext.Current.CancellationToken))!;
+            var result = hyperfine["results"]!.AsArray().Single()!;
+            var times = result["times"]!.AsArray().Select(t => (double)t!).ToArray();
+            Assert.Equal(3, times.Length);
+            Assert.All(times, t => Assert.InRange(t, 0.05, 0.09));
+            Assert.Equal(times.Average(), (double)result["mean"]!, 9);
+            Assert.Contains("command run=sleep 0.05", (string)result["command"]!);
+            Assert.Equal([0, 0, 0], result["exit_codes"]!.AsArray().Select(x => (int)x!));
+            var markdown = await File.ReadAllTextAsync(Path.Combine(data, "out", "cli.md"), TestContext.Current.CancellationToken);
+            Assert.Contains("| native | native | command | run=sleep 0.05 | default | 3 | 0 |", markdown);
+            (code, output) = await Horizon("export", "--data", data, "-f", "xml");
+            Assert.NotEqual(0, code);
+            Assert.Contains("hyperfine, markdown", output);
+            // Several campaigns read as one study: named, or by a glob; the files carry both names.
+            Assert.Equal(0, (await Horizon("run", "-c", campaign, "--data", data, "--name", "cli-2")).Code);
+            (code, output) = await Horizon("results", "--data", data, "--campaign", "cli", "--campaign", "cli-2");
+            Assert.Equal(0, code);
+            Assert.Contains("campaign cli+cli-2", output);
+            (code, output) = await Horizon("export", "--data", data, "--campaign", "cli*", "-f", "csv", "-o", Path.Combine(data, "merged"));
+            Assert.Equal(0, code);
+            Assert.Equal(7, File.ReadAllLines(Path.Combine(data, "merged", "cli+cli-2.rounds.csv")).Length);
+            (code, output) = await Horizon("results", "--data", data, "--campaign", "zz*");
+            Assert.Equal(2, code);
+            Assert.Contains("no campaign 'zz*'", output);
             (code, output) = await Horizon("results", "--data", data, "--campaign", "nope");
             Assert.Equal(2, code);
             Assert.Contains("no campaign 'nope'", output);

@@ -211,6 +211,10 @@ public sealed class LabTests
             Assert.Equal([2, 2, 4, 4], results.Select(e => e.Guests.Length).Order());
             var scaling = Horizon.Reports.ScalingTable.Build(results);
             Assert.All(scaling, row => Assert.InRange(row.Fairness!.Value, 0.95, 1.0));
+            // Together the guests moved guests × 20 Mbit/s; each guest's loss and jitter are reported beside it.
+            Assert.All(scaling, row => Assert.InRange(row.Aggregate!.Value, 17.0 * row.Guests, 21.0 * row.Guests));
+            Assert.All(scaling, row => Assert.Equal(row.Guests, row.Network.Length));
+            Assert.All(scaling.SelectMany(row => row.Network), n => Assert.InRange(n.LossPercent, 0, 5));
         }
         finally
         {

@@ -86,9 +86,10 @@ public sealed class RoundCostTests
             Assert.False(m.ContainsKey("host_cpu_user_pct"));
         }
 
-        // One core spinning shows as user time; a sleep does not.
-        Assert.True(busy.GuestCpu!.User >= 60.0 / Environment.ProcessorCount, $"busy: {busy.GuestCpu}");
-        Assert.True(busy.GuestCpu.User > idle.GuestCpu!.User + (30.0 / Environment.ProcessorCount), $"busy: {busy.GuestCpu}; idle: {idle.GuestCpu}");
+        // One core spinning is at least one core's worth of user time. (The accounting is the whole guest's: whatever
+        // else runs on this machine meanwhile — other tests — only adds, so the sleep's share is not bounded here.)
+        Assert.True(busy.GuestCpu!.User >= 70.0 / Environment.ProcessorCount, $"busy: {busy.GuestCpu}; idle: {idle.GuestCpu}");
+        Assert.All(busy.Rounds, r => Assert.True(r.Metrics!["guest_cpu_user_pct"] + r.Metrics["guest_cpu_system_pct"] >= 70.0 / Environment.ProcessorCount, $"round {r.Round}: {r.Metrics["guest_cpu_user_pct"]} % user"));
 
         // Rounds follow each other without a fixed wait: the gap from one round's start probe to the next one's, less the
         // round itself, was 1.9 s (a poll of the guest's process); it must now be well under half a second.

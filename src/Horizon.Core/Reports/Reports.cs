@@ -45,10 +45,32 @@ public static class ResultsTable
                 ratio = RatioEstimate.Fieller(stats, bs);
             }
 
-            rows.Add(new ResultRow(e, stats, ratio, baseline?.GuestLabel, e.Conclusions()));
+            var conclusions = e.Conclusions();
+            if (ratio is not null && baseline is not null && baseline.Campaign != e.Campaign)
+            {
+                // Campaigns read as one study (e.g. one per platform, run after a reboot, as the study did): the ratio is
+                // honest only about what it is — two runs, not rounds interleaved on one machine.
+                conclusions = conclusions.Add(new Analysers.Conclusion("not-interleaved", Analysers.ConclusionKind.Warning,
+                    $"the ratio to native uses campaign '{baseline.Campaign}'{Apart(baseline, e)}: not interleaved with these rounds, so drift between the runs is part of the ratio"));
+            }
+
+            rows.Add(new ResultRow(e, stats, ratio, baseline is null ? null : baseline.Campaign == e.Campaign ? baseline.GuestLabel : $"{baseline.GuestLabel} ({baseline.Campaign})", conclusions));
         }
 
         return rows.ToImmutable();
+    }
+
+    private static string Apart(ExperimentResult a, ExperimentResult b)
+    {
+        if (a.CreatedUnixMs <= 0 || b.CreatedUnixMs <= 0)
+        {
+            return "";
+        }
+
+        var apart = TimeSpan.FromMilliseconds(Math.Abs(b.CreatedUnixMs - a.CreatedUnixMs));
+        var when = b.CreatedUnixMs >= a.CreatedUnixMs ? "earlier" : "later";
+        return apart.TotalHours >= 1 ? string.Create(CultureInfo.InvariantCulture, $", run {apart.TotalHours:0.#} h {when}")
+            : string.Create(CultureInfo.InvariantCulture, $", run {apart.TotalMinutes:0.#} min {when}");
     }
 
     public static string Seconds(double s) => s switch
@@ -67,7 +89,10 @@ public static class ResultsTable
         _ => $"{Seconds(s.Mean)} ± {Seconds(s.Interval.HalfWidth)}",
     };
 
-    public static string Ratio(ResultRow row) => row.Baseline == IsBaseline ? "1 (baseline)" : Ratio(row.RatioToBaseline);
+    public static string Ratio(ResultRow row) =>
+        row.Baseline == IsBaseline ? "1 (baseline)"
+        : row.Conclusions.Any(c => c.Code == "not-interleaved") ? Ratio(row.RatioToBaseline) + " not interleaved"
+        : Ratio(row.RatioToBaseline);
 
     public static string Ratio(RatioEstimate? r) => r switch
     {

@@ -29,6 +29,18 @@ public sealed record ScalingRow(
     public string Scheme => Experiment.Scheme;
 
     public string Parameters => ResultsTable.Parameters(Experiment);
+
+    /// <summary>What all guests achieved together: the sum of their means, for throughput-like metrics (higher is better).</summary>
+    public double? Aggregate => Experiment.Metric.HigherIsBetter && PerGuest.All(p => p.Statistics is not null) && PerGuest.Length > 0
+        ? PerGuest.Sum(p => p.Statistics!.Mean) : null;
+
+    /// <summary>Per guest, the mean loss (%) and jitter (ms) of its network rounds (iperf-udp), where the rounds report them.</summary>
+    public ImmutableArray<(string Guest, double LossPercent, double JitterMs)> Network =>
+    [
+        .. Experiment.Guests.Select((g, i) => (g, Rounds: Experiment.CountedRounds.Where(r => r.GuestIndex == i && r.Measured && r.Metrics?.ContainsKey("loss_percent") == true).ToList()))
+            .Where(x => x.Rounds.Count > 0)
+            .Select(x => (x.g, x.Rounds.Average(r => r.Metrics!["loss_percent"]), x.Rounds.Average(r => r.Metrics!.GetValueOrDefault("jitter_ms")))),
+    ];
 }
 
 public static class ScalingTable
@@ -92,9 +104,11 @@ public static class ScalingTable
             r.Fairness is { } f ? f.ToString("0.000", System.Globalization.CultureInfo.InvariantCulture) : "—",
             r.Slowdown is { } s ? s.ToString("0.00", System.Globalization.CultureInfo.InvariantCulture) + "×" : "—",
             r.StartSkewSeconds is { } k ? $"{k * 1000:0.0} ms" : "—",
+            r.Aggregate is { } a ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{a:0.##} {r.Experiment.Metric.Unit}") : "—",
+            r.Network.IsEmpty ? "—" : string.Join("  ", r.Network.Select(n => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{n.Guest}: {n.LossPercent:0.##} % / {n.JitterMs:0.###} ms"))),
             r.Experiment.Status + (r.Experiment.Note is { } n ? $": {n}" : ""),
         }).ToList();
-        string[] header = ["platform", "workload", "parameters", "scheme", "guests", "mean ± 95% CI (all guests)", "per guest", "fairness (Jain)", "slowdown vs 1 guest", "start skew", "status"];
+        string[] header = ["platform", "workload", "parameters", "scheme", "guests", "mean ± 95% CI (all guests)", "per guest", "fairness (Jain)", "slowdown vs 1 guest", "start skew", "aggregate", "loss / jitter per guest", "status"];
         return TextTable.Render(header, table);
     }
 }
