@@ -127,6 +127,21 @@ public static class HtmlReport
             foreach (var g in scaling.Where(r => r.All is not null).GroupBy(r => (r.Platform, r.Workload, r.Parameters)))
             {
                 Figure(StudyFigures.SchemeBars([.. g], figuresDir));
+                // Figs 6.14–6.28: one figure per scheme, a bar per guest.
+                foreach (var scheme in g.Where(r => r.Guests > 1).GroupBy(r => r.Scheme))
+                {
+                    Figure(AllocationFigures.PerGuestBars([.. g.Where(r => r.Scheme == scheme.Key)], figuresDir));
+                }
+            }
+
+            // Figs 6.11–6.13: where each vCPU could run under each scheme, from the placement read back (the most guests).
+            sb.Append("<h3>CPU allocation as read back</h3>\n");
+            foreach (var e in scaling.GroupBy(r => (r.Platform, r.Scheme)).Select(g => g.MaxBy(r => r.Guests)!.Experiment))
+            {
+                if (AllocationFigures.Diagram(e, figuresDir) is { } diagram)
+                {
+                    Figure(diagram);
+                }
             }
         }
 

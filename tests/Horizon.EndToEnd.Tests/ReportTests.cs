@@ -69,8 +69,20 @@ public sealed partial class ReportTests : IDisposable
 
         var html = HtmlReport.Write("report", results, lab.Controller!.Store.RunOrder("report"), dir);
         var figures = Directory.GetFiles(Path.Combine(dir, "figures"), "*.svg");
-        // 2 platform-bar figures (one per scheme), 1 scheme figure, 4 per-round figures.
-        Assert.Equal(7, figures.Length);
+        // 2 platform-bar figures (one per scheme), 1 scheme figure, 4 per-round figures, 2 per-guest figures (one per
+        // scheme, figs 6.14-6.28) and 2 allocation diagrams (one per scheme, figs 6.11-6.13).
+        Assert.Equal(11, figures.Length);
+        Assert.Equal(2, figures.Count(f => Path.GetFileName(f).StartsWith("allocation-", StringComparison.Ordinal)));
+        Assert.Equal(2, figures.Count(f => Path.GetFileName(f).StartsWith("guests-", StringComparison.Ordinal)));
+
+        // The diagrams come from the placement read back: shared-core puts both guests on one and the same CPU;
+        // default pins nothing (every vCPU may run anywhere).
+        var shared = AllocationFigures.Read(results.Single(e => e.Scheme == "shared-core" && e.Guests.Length == 2))!.Value;
+        var sharedGuests = shared.Slots.Where(s => s.Guest >= 0).ToList();
+        Assert.Equal(2, sharedGuests.Count);
+        Assert.All(sharedGuests, s => Assert.Single(s.Cpus));
+        Assert.Single(sharedGuests.Select(s => s.Cpus.Single()).Distinct());
+        Assert.All(AllocationFigures.Read(results.Single(e => e.Scheme == "default" && e.Guests.Length == 2))!.Value.Slots.Where(s => s.Guest >= 0), s => Assert.True(s.Anywhere));
         Assert.All(figures, f => Assert.True(File.Exists(Path.ChangeExtension(f, ".png"))));
         Assert.Contains("fairness (Jain)", await File.ReadAllTextAsync(html, ct), StringComparison.Ordinal);
 
