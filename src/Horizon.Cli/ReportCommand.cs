@@ -14,6 +14,10 @@ public sealed class ReportCommand : Command<ReportCommand.Settings>
         [CommandOption("-o|--out <DIR>")]
         [Description("Directory to write (default: horizon-report/<campaign>).")]
         public string? Out { get; init; }
+
+        [CommandOption("--study")]
+        [Description("Also print the 2009 study's findings, each reproduced / not reproduced / not measured on these campaigns, with the figures that decided it.")]
+        public bool Study { get; init; }
     }
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
@@ -33,6 +37,11 @@ public sealed class ReportCommand : Command<ReportCommand.Settings>
         {
             var blocks = order.GroupBy(o => o.Experiment).ToDictionary(g => g.Key, g => (IReadOnlyList<int>)[.. g.Select(o => o.FirstRound)]);
             Console.WriteLine(ScalingTable.ToText(ScalingTable.Build(experiments, blocks)));
+        }
+
+        if (settings.Study)
+        {
+            Console.WriteLine(StudyFindings.ToText(StudyFindings.Evaluate(experiments)));
         }
 
         AnsiConsole.MarkupLine($"report: [link]{Markup.Escape(Path.GetFullPath(path))}[/] ({Directory.GetFiles(Path.Combine(dir, "figures"), "*.svg").Length} figures, SVG and PNG)");

@@ -59,6 +59,16 @@ public static class HtmlReport
         }
 
         sb.Append("</table>\n");
+
+        // The 2009 study's findings, each judged by its stated rule on these campaigns.
+        sb.Append("<h2>The study's findings, checked</h2>\n<table><tr><th>section</th><th>finding</th><th>rule</th><th>here</th><th>decided by</th></tr>\n");
+        foreach (var f in StudyFindings.Evaluate(experiments))
+        {
+            var css = f.Status switch { FindingStatus.NotReproduced => " class=\"failed\"", FindingStatus.NotMeasured => " class=\"note\"", _ => "" };
+            sb.Append(CultureInfo.InvariantCulture, $"<tr><td>{H(f.Section)}</td><td>{H(f.Claim)}</td><td class=\"note\">{H(f.Rule)}</td><td{css}>{H(StudyFindings.Word(f.Status))}</td><td>{H(f.Evidence)}</td></tr>\n");
+        }
+
+        sb.Append("</table>\n");
         if (ForwardingTable.Build(experiments) is { Length: > 0 } forwarding)
         {
             sb.Append("<h2>Forwarding (RFC 2544 zero-loss throughput)</h2>\n<p class=\"note\">Each round is one binary search for the highest rate with no loss; the generator's own ceiling is the same search over the peer's direct source–sink link, no guest in between. Every trial of every search is in the rounds export (metrics trialNN.*).</p>\n<table><tr>");
