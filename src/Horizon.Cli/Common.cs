@@ -32,12 +32,84 @@ public sealed record CampaignSelection(IReadOnlyList<string> Names)
         Names.ToDictionary(n => n, n => (IReadOnlyList<(int, Guid, int, int)>)[.. store.RunOrder(n).Select(o => ((int, Guid, int, int))o)]);
 }
 
+/// <summary>Campaigns read as one study: a name for files and titles, their experiments, and each campaign's run order.</summary>
+public sealed record LoadedCampaigns(string Name, ImmutableArray<ExperimentResult> Experiments, Dictionary<string, IReadOnlyList<(int, Guid, int, int)>> RunOrders)
+{
+    public IReadOnlyList<(int Seq, Guid Experiment, int FirstRound, int Rounds)> RunOrder => [.. RunOrders.Values.SelectMany(o => o)];
+}
+
 /// <summary>Settings of the commands that read stored campaigns (results, export, report).</summary>
 public class StoredCampaignSettings : DataSettings
 {
     [CommandOption("--campaign <NAME>")]
     [Description("Campaign name or glob (study-*); repeat it to read several campaigns as one study, e.g. one per platform run after a reboot (default: the latest).")]
     public string[]? Campaigns { get; init; }
+
+    [CommandOption("--controller <URL>")]
+    [Description("Read the campaigns from a running controller (`horizon serve`) instead of the local store; --campaign names them.")]
+    public string? Controller { get; init; }
+
+    [CommandOption("--token <TOKEN>")]
+    [Description("Bearer token for --controller (default: $HORIZON_API_TOKEN).")]
+    public string? Token { get; init; }
+
+    /// <summary>The campaigns' experiments and run order, from the local store or a controller; on a problem prints it and returns null.</summary>
+    public LoadedCampaigns? Load()
+    {
+        if (Controller is { } url)
+        {
+            if (Campaigns is not { Length: > 0 } names || names.Any(n => n.Contains('*') || n.Contains('?')))
+            {
+                Render.Error("--controller: name the campaign(s) with --campaign NAME (globs are for the local store)");
+                return null;
+            }
+
+            try
+            {
+                using var http = new HttpClient { BaseAddress = new Uri(url.TrimEnd('/') + "/"), Timeout = TimeSpan.FromSeconds(60) };
+                if ((Token ?? Environment.GetEnvironmentVariable("HORIZON_API_TOKEN")) is { Length: > 0 } token)
+                {
+                    http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+                }
+
+                var experiments = new List<ExperimentResult>();
+                var orders = new Dictionary<string, IReadOnlyList<(int, Guid, int, int)>>();
+                foreach (var name in names)
+                {
+                    using var response = http.GetAsync($"api/campaigns/{Uri.EscapeDataString(name)}/results?format=json").GetAwaiter().GetResult();
+                    var text = response.Content.ReadAsStringAsync().GetAwaiter().GetResult();
+                    if (!response.IsSuccessStatusCode)
+                    {
+                        Render.Error($"{url}: campaign '{name}': {(int)response.StatusCode} {text}");
+                        return null;
+                    }
+
+                    experiments.AddRange(Importer.FromJson(text, $"{url} campaign {name}"));
+                    foreach (var (campaign, order) in Importer.RunOrders(text))
+                    {
+                        orders[campaign] = order;
+                    }
+                }
+
+                return new LoadedCampaigns(string.Join("+", names), [.. experiments], orders);
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException or FormatException or UriFormatException)
+            {
+                Render.Error($"{url}: {e.Message}");
+                return null;
+            }
+        }
+
+        if (!TryOpen(out var store, out var selection))
+        {
+            return null;
+        }
+
+        using (store)
+        {
+            return new LoadedCampaigns(selection.Name, selection.Experiments(store), selection.RunOrders(store));
+        }
+    }
 
     /// <summary>Opens the store and picks the campaigns; on a problem prints it and returns false.</summary>
     public bool TryOpen([NotNullWhen(true)] out ResultsStore? store, [NotNullWhen(true)] out CampaignSelection? selection)

@@ -22,15 +22,14 @@ public sealed class ReportCommand : Command<ReportCommand.Settings>
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        if (!settings.TryOpen(out var opened, out var selection))
+        if (settings.Load() is not { } loaded)
         {
             return 2; // the error is printed
         }
 
-        using var store = opened;
-        var campaign = selection.Name;
-        var experiments = selection.Experiments(store);
-        var order = selection.RunOrder(store);
+        var campaign = loaded.Name;
+        var experiments = loaded.Experiments;
+        var order = loaded.RunOrder;
         var dir = settings.Out ?? Path.Combine("horizon-report", campaign);
         var path = HtmlReport.Write(campaign, experiments, order, dir);
         if (experiments.Any(e => e.Guests.Length > 1) || experiments.Select(e => e.Scheme).Distinct().Count() > 1)

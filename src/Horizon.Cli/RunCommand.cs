@@ -163,15 +163,12 @@ public sealed class ResultsCommand : Command<ResultsCommand.Settings>
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        if (!settings.TryOpen(out var store, out var selection))
+        if (settings.Load() is not { } loaded)
         {
             return 2; // the error is printed
         }
 
-        using (store)
-        {
-            Render.Results(selection.Name, selection.Experiments(store));
-        }
+        Render.Results(loaded.Name, loaded.Experiments);
 
         return 0;
     }
@@ -197,14 +194,13 @@ public sealed class ExportCommand : Command<ExportCommand.Settings>
             return Render.Error($"--format: expected csv, json, hyperfine, markdown or all, got '{settings.Format}'");
         }
 
-        if (!settings.TryOpen(out var store, out var selection))
+        if (settings.Load() is not { } loaded)
         {
             return 2; // the error is printed
         }
 
-        using var _ = store;
-        var campaign = selection.Name;
-        var experiments = selection.Experiments(store);
+        var campaign = loaded.Name;
+        var experiments = loaded.Experiments;
         var rows = Reports.ResultsTable.Build(experiments);
         Directory.CreateDirectory(settings.Out);
         var written = new List<string>();
@@ -217,7 +213,7 @@ public sealed class ExportCommand : Command<ExportCommand.Settings>
 
         if (settings.Format is "json" or "all")
         {
-            var order = selection.RunOrders(store);
+            var order = loaded.RunOrders;
             File.WriteAllText(Path.Combine(settings.Out, $"{campaign}.json"), Reports.Exporters.Json(rows, order));
             written.Add($"{campaign}.json");
         }

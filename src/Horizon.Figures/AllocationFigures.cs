@@ -158,8 +158,8 @@ public static class AllocationFigures
         }
 
         plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual([.. counts.Select((c, i) => new Tick(i, c == 1 ? "1 guest" : $"{c} guests at once"))]);
-        plot.Axes.Margins(bottom: 0, top: 0.25);
-        plot.ShowLegend(Alignment.UpperLeft);
+        plot.Axes.Margins(bottom: 0);
+        plot.ShowLegend(Edge.Right);
         var title = $"{first.Workload} {ResultsTable.Parameters(first)} on {first.Platform}, {first.Scheme} scheme: each guest".Trim();
         plot.Title(title);
         plot.YLabel((first.Metric.Name == "duration" ? "s per round" : $"{first.Metric.Name} ({first.Metric.Unit})") + " ± 95% CI");

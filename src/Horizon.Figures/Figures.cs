@@ -166,7 +166,12 @@ public static class StudyFigures
             line.LegendText = $"mean {ResultsTable.MeanCi(s)}";
         }
 
-        plot.ShowLegend(Alignment.LowerRight);
+        // Rounds are whole numbers: ticks only there; the legend beside the data, never over it.
+        var last = Math.Max(1, e.Rounds.Select(r => r.Round).DefaultIfEmpty(0).Max());
+        var step = Math.Max(1, (int)Math.Ceiling(last / 10.0));
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(
+            [.. Enumerable.Range(0, (last / step) + 1).Select(i => new Tick(i * step, (i * step).ToString(CultureInfo.InvariantCulture)))]);
+        plot.ShowLegend(Edge.Right);
         var title = $"{e.Workload} {ResultsTable.Parameters(e)} on {e.Platform} ({e.Scheme}), per round".Trim();
         plot.Title(title);
         plot.XLabel("round");
@@ -208,7 +213,7 @@ public static class StudyFigures
         plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(
             [.. counts.Select((c, i) => new Tick(i, c == 1 ? "1 guest" : $"{c} guests at once"))]);
         plot.Axes.Margins(bottom: 0);
-        plot.ShowLegend(Alignment.UpperLeft);
+        plot.ShowLegend(Edge.Right);
         var title = $"{first.Workload} {ResultsTable.Parameters(first)} on {first.Platform}: per guest, by CPU scheme (J = Jain's fairness)".Trim();
         plot.Title(title);
         plot.YLabel(Unit(first) + " ± 95% CI");

@@ -12,6 +12,38 @@ namespace Horizon.Figures;
 /// </summary>
 public static class HtmlReport
 {
+    private sealed record EnvironmentRow(string Guest, string Platform, string Cpu, string Kernel, string Memory, string Placement);
+
+    /// <summary>The recorded environment's guests, one row each; an environment that cannot be read gives no rows.</summary>
+    private static List<EnvironmentRow> EnvironmentRows(string json)
+    {
+        var rows = new List<EnvironmentRow>();
+        try
+        {
+            using var doc = System.Text.Json.JsonDocument.Parse(json);
+            if (!doc.RootElement.TryGetProperty("guests", out var guests) || guests.ValueKind != System.Text.Json.JsonValueKind.Array)
+            {
+                return rows;
+            }
+
+            foreach (var g in guests.EnumerateArray())
+            {
+                string S(string name) => g.TryGetProperty(name, out var v) ? v.ValueKind == System.Text.Json.JsonValueKind.String ? v.GetString() ?? "" : v.ToString() : "";
+                var memory = g.TryGetProperty("memory_bytes", out var m) && m.TryGetInt64(out var bytes) && bytes > 0 ? $"{bytes / (1024.0 * 1024 * 1024):0.0} GiB" : "";
+                var placement = g.TryGetProperty("placement", out var p) && p.ValueKind == System.Text.Json.JsonValueKind.Object
+                    ? $"{(p.TryGetProperty("adapter", out var a) ? a.GetString() : "")}: {(p.TryGetProperty("planned", out var pl) ? pl.ToString() : "")}{(p.TryGetProperty("read_back", out var rb) ? " → " + rb.ToString() : "")}"
+                    : S("affinity");
+                rows.Add(new EnvironmentRow(S("name"), $"{S("platform")} / {S("transport")}", $"{S("cpu_model")} ({S("cpus")} CPUs, {S("sockets")} socket(s))",
+                    S("kernel"), memory, placement));
+            }
+        }
+        catch (System.Text.Json.JsonException)
+        {
+        }
+
+        return rows;
+    }
+
     public static string Write(string campaign, IReadOnlyList<ExperimentResult> experiments, IReadOnlyList<(int Seq, Guid Experiment, int FirstRound, int Rounds)> runOrder, string outDir)
     {
         var figuresDir = Path.Combine(outDir, "figures");
@@ -56,6 +88,19 @@ public static class HtmlReport
                 $"<td class=\"num\">{r.Statistics?.N ?? 0}</td><td class=\"num{(e.FailedCount > 0 ? " failed" : "")}\">{e.FailedCount}</td><td class=\"num\">{H(ResultsTable.MeanCi(r.Statistics, e.Metric))}</td>" +
                 $"<td class=\"num\">{(r.Statistics is { N: > 1 } s ? s.CoefficientOfVariation.ToString("P1", CultureInfo.InvariantCulture) : "—")}</td><td>{H(ResultsTable.Ratio(r))}</td><td>{H(e.GuestCpu?.ToString() ?? "—")}{(e.HostCpu is { } hc ? "<br><span class=\"note\">host: " + H(hc.ToString()) + "</span>" : "")}</td>" +
                 $"<td{(e.Status == "Completed" ? "" : " class=\"failed\"")}>{H(e.Status)}{(e.Note is null ? "" : ": " + H(e.Note))}</td><td>{string.Join("<br>", r.Conclusions.Where(c => c.Kind != Analysers.ConclusionKind.Hint).Select(c => $"<b>{H(c.Code)}</b>: {H(c.Message)}"))}</td></tr>\n");
+        }
+
+        sb.Append("</table>\n");
+
+        // What each experiment ran on, as recorded before its first block: someone reading the report elsewhere needs it.
+        sb.Append("<h2>Environment per experiment</h2>\n<table><tr><th>experiment</th><th>guest</th><th>platform / transport</th><th>CPU</th><th>kernel</th><th>memory</th><th>placement planned → read back</th></tr>\n");
+        foreach (var e in experiments)
+        {
+            foreach (var g in EnvironmentRows(e.EnvironmentJson))
+            {
+                sb.Append(CultureInfo.InvariantCulture, $"<tr><td>{H($"{e.Workload} {ResultsTable.Parameters(e)} [{e.Scheme}]")}{(e.Campaign == campaign ? "" : $" <span class=\"note\">({H(e.Campaign)})</span>")}</td>" +
+                    $"<td>{H(g.Guest)}</td><td>{H(g.Platform)}</td><td>{H(g.Cpu)}</td><td>{H(g.Kernel)}</td><td class=\"num\">{H(g.Memory)}</td><td>{H(g.Placement)}</td></tr>\n");
+            }
         }
 
         sb.Append("</table>\n");

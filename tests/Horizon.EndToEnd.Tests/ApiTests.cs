@@ -171,5 +171,47 @@ public sealed class ApiTests : IAsyncLifetime
         var csv = await api.Http.GetStringAsync("api/campaigns/api-run/results?format=rounds.csv", ct);
         Assert.Equal(4, csv.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
         Assert.Equal(HttpStatusCode.BadRequest, (await api.Http.GetAsync("api/campaigns/api-run/results?format=xml", ct)).StatusCode);
+
+        // The command line reads the same campaign from the controller: results, export and compare.
+        var url = $"http://127.0.0.1:{api.Port}";
+        var (code, output) = await Cli("results", "--controller", url, "--token", Token, "--campaign", "api-run");
+        Assert.True(code == 0, output);
+        Assert.Contains("campaign api-run", output, StringComparison.Ordinal);
+        Assert.Contains("run=sleep 0.25", output, StringComparison.Ordinal);
+        var outDir = Directory.CreateTempSubdirectory("horizon-remote-export-").FullName;
+        try
+        {
+            (code, output) = await Cli("export", "--controller", url, "--token", Token, "--campaign", "api-run", "-f", "csv", "-o", outDir);
+            Assert.True(code == 0, output);
+            Assert.Equal(4, File.ReadAllLines(Path.Combine(outDir, "api-run.rounds.csv")).Length);
+        }
+        finally
+        {
+            Directory.Delete(outDir, recursive: true);
+        }
+
+        (code, output) = await Cli("compare", "api-run", "api-run", "--controller", url, "--token", Token);
+        Assert.True(code == 0, output);
+        Assert.Contains("no change", output, StringComparison.Ordinal);
+        (code, output) = await Cli("results", "--controller", url, "--token", "wrong-token-0123456789", "--campaign", "api-run");
+        Assert.Equal(2, code);
+        Assert.Contains("401", output, StringComparison.Ordinal);
+    }
+
+    private static async Task<(int Code, string Output)> Cli(params string[] args)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "horizon.dll"));
+        foreach (var a in args)
+        {
+            start.ArgumentList.Add(a);
+        }
+
+        start.Environment["COLUMNS"] = "200";
+        using var p = System.Diagnostics.Process.Start(start)!;
+        var output = p.StandardOutput.ReadToEndAsync();
+        var error = p.StandardError.ReadToEndAsync();
+        await p.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(2));
+        return (p.ExitCode, await output + await error);
     }
 }

@@ -71,6 +71,21 @@ public static class Importer
             r["recorded_unix_ms"]?.GetValue<long>() ?? 0, metrics, r["warmup"]?.GetValue<bool>() ?? false);
     }
 
+    /// <summary>The export's run order per campaign (empty where it has none).</summary>
+    public static Dictionary<string, IReadOnlyList<(int Seq, Guid Experiment, int FirstRound, int Rounds)>> RunOrders(string text)
+    {
+        var orders = new Dictionary<string, IReadOnlyList<(int, Guid, int, int)>>();
+        if (JsonNode.Parse(text)?["run_order"] is JsonObject byCampaign)
+        {
+            foreach (var (campaign, blocks) in byCampaign)
+            {
+                orders[campaign] = [.. (blocks as JsonArray ?? []).Select(b => (b!["seq"]!.GetValue<int>(), Guid.Parse(b["experiment_id"]!.GetValue<string>()), b["first_round"]!.GetValue<int>(), b["rounds"]!.GetValue<int>()))];
+            }
+        }
+
+        return orders;
+    }
+
     /// <summary>A campaign name for a file's experiments: the campaign they say they belong to, or the file's name.</summary>
     public static string NameOf(ImmutableArray<ExperimentResult> experiments, string path) =>
         experiments.Select(x => x.Campaign).Distinct().Count() == 1 ? $"{experiments[0].Campaign} ({Path.GetFileName(path)})" : Path.GetFileName(path);
