@@ -179,7 +179,8 @@ public static class HtmlReport
             }
 
             sb.Append("</table>\n");
-            foreach (var g in scaling.Where(r => r.All is not null).GroupBy(r => (r.Platform, r.Workload, r.Parameters)))
+            // Only where there is something to set side by side (several guest counts or schemes): no lone bar.
+            foreach (var g in scaling.Where(r => r.All is not null).GroupBy(r => (r.Platform, r.Workload, r.Parameters)).Where(g => g.Count() > 1))
             {
                 Figure(StudyFigures.SchemeBars([.. g], figuresDir));
                 // Figs 6.14–6.28: one figure per scheme, a bar per guest.

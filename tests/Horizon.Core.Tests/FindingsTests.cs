@@ -28,6 +28,8 @@ public sealed class FindingsTests
         Assert.Equal(FindingStatus.NotReproduced, slow.Status);
         Assert.Contains("lxc superpi: 1.300", slow.Evidence, StringComparison.Ordinal);
         Assert.Equal(FindingStatus.NotMeasured, Find([native], "Containers").Status);
+        // Five noisy rounds whose interval straddles the ±5 % band decide nothing.
+        Assert.Equal(FindingStatus.Inconclusive, Find([native, E("lxc", "superpi", "default", 1, 1.03, cv: 0.08)], "Containers").Status);
     }
 
     [Fact]
@@ -56,6 +58,7 @@ public sealed class FindingsTests
         var zfg = E("native", "zfg", "default", 1, 1.0);
         Assert.Equal(FindingStatus.Reproduced, Find([zfg, E("native", "zfg-dirty", "default", 1, 1.6)], "Dirtying").Status);
         Assert.Equal(FindingStatus.NotReproduced, Find([zfg, E("native", "zfg-dirty", "default", 1, 1.0)], "Dirtying").Status);
+        Assert.Equal(FindingStatus.Inconclusive, Find([E("native", "zfg", "default", 1, 1.0, cv: 0.3), E("native", "zfg-dirty", "default", 1, 1.1, cv: 0.3)], "Dirtying").Status);
         Assert.Equal(FindingStatus.NotMeasured, Find([zfg], "Dirtying").Status);
         Assert.Equal(FindingStatus.NotMeasured, Find([zfg], "At a rate below line rate").Status);
     }
