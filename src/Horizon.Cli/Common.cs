@@ -66,24 +66,11 @@ public class StoredCampaignSettings : DataSettings
 
             try
             {
-                using var http = new HttpClient { BaseAddress = new Uri(url.TrimEnd('/') + "/"), Timeout = TimeSpan.FromSeconds(60) };
-                if ((Token ?? Environment.GetEnvironmentVariable("HORIZON_API_TOKEN")) is { Length: > 0 } token)
-                {
-                    http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
-                }
-
                 var experiments = new List<ExperimentResult>();
                 var orders = new Dictionary<string, IReadOnlyList<(int, Guid, int, int)>>();
                 foreach (var name in names)
                 {
-                    using var response = http.GetAsync($"api/campaigns/{Uri.EscapeDataString(name)}/results?format=json").GetAwaiter().GetResult();
-                    var text = response.Content.ReadAsStringAsync().GetAwaiter().GetResult();
-                    if (!response.IsSuccessStatusCode)
-                    {
-                        Render.Error($"{url}: campaign '{name}': {(int)response.StatusCode} {text}");
-                        return null;
-                    }
-
+                    var text = ControllerResults.FetchAsync(url, Token, name, CancellationToken.None).GetAwaiter().GetResult();
                     experiments.AddRange(Importer.FromJson(text, $"{url} campaign {name}"));
                     foreach (var (campaign, order) in Importer.RunOrders(text))
                     {
@@ -92,6 +79,11 @@ public class StoredCampaignSettings : DataSettings
                 }
 
                 return new LoadedCampaigns(string.Join("+", names), [.. experiments], orders);
+            }
+            catch (IOException e)
+            {
+                Render.Error(e.Message);
+                return null;
             }
             catch (Exception e) when (e is HttpRequestException or TaskCanceledException or FormatException or UriFormatException)
             {

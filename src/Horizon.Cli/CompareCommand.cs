@@ -1,7 +1,6 @@
 using System.Collections.Immutable;
 using System.ComponentModel;
 using System.Globalization;
-using System.Net.Http.Headers;
 using Horizon.Grains;
 using Horizon.Reports;
 using Horizon.Results;
@@ -108,19 +107,7 @@ public sealed class CompareCommand : AsyncCommand<CompareCommand.Settings>
 
         if (settings.Controller is { } url)
         {
-            using var http = new HttpClient { BaseAddress = new Uri(url.TrimEnd('/') + "/"), Timeout = TimeSpan.FromSeconds(60) };
-            if ((settings.Token ?? Environment.GetEnvironmentVariable("HORIZON_API_TOKEN")) is { Length: > 0 } token)
-            {
-                http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
-            }
-
-            using var response = await http.GetAsync($"api/campaigns/{Uri.EscapeDataString(what)}/results?format=json", ct);
-            if (!response.IsSuccessStatusCode)
-            {
-                throw new IOException($"{url}: campaign '{what}': {(int)response.StatusCode} {await response.Content.ReadAsStringAsync(ct)}");
-            }
-
-            return ($"{what} ({url})", Importer.FromJson(await response.Content.ReadAsStringAsync(ct), $"{url} campaign {what}"));
+            return ($"{what} ({url})", Importer.FromJson(await ControllerResults.FetchAsync(url, settings.Token, what, ct), $"{url} campaign {what}"));
         }
 
         if (!File.Exists(settings.DatabasePath))

@@ -198,20 +198,5 @@ public sealed class ApiTests : IAsyncLifetime
         Assert.Contains("401", output, StringComparison.Ordinal);
     }
 
-    private static async Task<(int Code, string Output)> Cli(params string[] args)
-    {
-        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "horizon.dll"));
-        foreach (var a in args)
-        {
-            start.ArgumentList.Add(a);
-        }
-
-        start.Environment["COLUMNS"] = "200";
-        using var p = System.Diagnostics.Process.Start(start)!;
-        var output = p.StandardOutput.ReadToEndAsync();
-        var error = p.StandardError.ReadToEndAsync();
-        await p.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(2));
-        return (p.ExitCode, await output + await error);
-    }
+    private static Task<(int Code, string Output)> Cli(params string[] args) => HorizonCli.RunAsync(200, args);
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
 
@@ -11,29 +10,7 @@ public sealed class CliTests
     private static Task<(int Code, string Output)> Horizon(params string[] args) => Horizon(200, args);
 
     /// <summary>Runs `horizon` with its output to a pipe; <paramref name="columns"/> null leaves COLUMNS unset, as in CI logs.</summary>
-    private static async Task<(int Code, string Output)> Horizon(int? columns, params string[] args)
-    {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "horizon.dll"));
-        foreach (var a in args)
-        {
-            start.ArgumentList.Add(a);
-        }
-
-        if (columns is { } c)
-        {
-            start.Environment["COLUMNS"] = c.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        }
-        else
-        {
-            start.Environment.Remove("COLUMNS");
-        }
-        using var p = Process.Start(start)!;
-        var output = p.StandardOutput.ReadToEndAsync();
-        var error = p.StandardError.ReadToEndAsync();
-        await p.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(3));
-        return (p.ExitCode, await output + await error);
-    }
+    private static Task<(int Code, string Output)> Horizon(int? columns, params string[] args) => HorizonCli.RunAsync(columns, args);
 
     [Fact]
     public async Task Testbed_check_names_the_file_line_and_field_of_a_mistake()
