@@ -19,6 +19,18 @@ public class DataSettings : CommandSettings
     public string DatabasePath => Path.Combine(Data ?? Environment.GetEnvironmentVariable("HORIZON_DATA") ?? ".horizon", "horizon.db");
 }
 
+/// <summary>Settings of the commands that read stored campaigns, locally or from a controller (results, export, report, compare).</summary>
+public class ReadSettings : DataSettings
+{
+    [CommandOption("--controller <URL>")]
+    [Description("Read the campaigns from a running controller (`horizon serve`) instead of the local store.")]
+    public string? Controller { get; init; }
+
+    [CommandOption("--token <TOKEN>")]
+    [Description("Bearer token for --controller (default: $HORIZON_API_TOKEN).")]
+    public string? Token { get; init; }
+}
+
 /// <summary>The campaigns a command reads as one study: their names, and a name for files and titles.</summary>
 public sealed record CampaignSelection(IReadOnlyList<string> Names)
 {
@@ -39,19 +51,11 @@ public sealed record LoadedCampaigns(string Name, ImmutableArray<ExperimentResul
 }
 
 /// <summary>Settings of the commands that read stored campaigns (results, export, report).</summary>
-public class StoredCampaignSettings : DataSettings
+public class StoredCampaignSettings : ReadSettings
 {
     [CommandOption("--campaign <NAME>")]
     [Description("Campaign name or glob (study-*); repeat it to read several campaigns as one study, e.g. one per platform run after a reboot (default: the latest).")]
     public string[]? Campaigns { get; init; }
-
-    [CommandOption("--controller <URL>")]
-    [Description("Read the campaigns from a running controller (`horizon serve`) instead of the local store; --campaign names them.")]
-    public string? Controller { get; init; }
-
-    [CommandOption("--token <TOKEN>")]
-    [Description("Bearer token for --controller (default: $HORIZON_API_TOKEN).")]
-    public string? Token { get; init; }
 
     /// <summary>The campaigns' experiments and run order, from the local store or a controller; on a problem prints it and returns null.</summary>
     public LoadedCampaigns? Load()

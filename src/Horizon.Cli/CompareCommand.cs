@@ -16,7 +16,7 @@ namespace Horizon.Cli;
 /// </summary>
 public sealed class CompareCommand : AsyncCommand<CompareCommand.Settings>
 {
-    public sealed class Settings : DataSettings
+    public sealed class Settings : ReadSettings
     {
         [CommandArgument(0, "<A>")]
         [Description("The reference run: a campaign name, or a JSON export (a path ending in .json).")]
@@ -37,14 +37,6 @@ public sealed class CompareCommand : AsyncCommand<CompareCommand.Settings>
         [CommandOption("-o|--out <FILE>")]
         [Description("Also write the comparison to this file (in --format).")]
         public string? Out { get; init; }
-
-        [CommandOption("--controller <URL>")]
-        [Description("Read campaign names from a running controller (`horizon serve`) instead of the local store.")]
-        public string? Controller { get; init; }
-
-        [CommandOption("--token <TOKEN>")]
-        [Description("Bearer token for --controller (default: $HORIZON_API_TOKEN).")]
-        public string? Token { get; init; }
 
         public double? ThresholdFraction =>
             double.TryParse(Threshold.TrimEnd('%', ' '), NumberStyles.Float, CultureInfo.InvariantCulture, out var t) && t is >= 0 and < 1000 ? t / 100 : null;
