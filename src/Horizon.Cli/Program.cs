@@ -25,7 +25,7 @@ app.Configure(config =>
     config.AddCommand<RunCommand>("run").WithDescription("Run a campaign (default: the quick preset on this machine) and print the results table.");
     config.AddCommand<ServeCommand>("serve").WithDescription("Run the controller with its HTTP API (loopback by default; a token is required elsewhere).");
     config.AddCommand<ResultsCommand>("results").WithDescription("Print a campaign's results: platform × workload, mean ± 95% CI, ratio to native.");
-    config.AddCommand<CompareCommand>("compare").WithDescription("Is run B different from run A? Per experiment B/A [95% CI], Welch's t or Mann-Whitney U, the smallest detectable change, a verdict; exit 1 on a regression.");
+    config.AddCommand<CompareCommand>("compare").WithDescription("Is run B different from run A? Per experiment B/A with its 95% CI, Welch's t or Mann-Whitney U, the smallest detectable change, a verdict; exit 1 on a regression.");
     config.AddCommand<ReportCommand>("report").WithDescription("Write the HTML report: tables, the study's figures (SVG and PNG), scaling and fairness, exports.");
     config.AddCommand<ExportCommand>("export").WithDescription("Write a campaign's results as CSV and JSON, raw rounds and environment included.");
     config.AddBranch("testbed", testbed =>

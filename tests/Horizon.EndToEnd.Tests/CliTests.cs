@@ -30,6 +30,28 @@ public sealed class CliTests
         }
     }
 
+    [Theory]
+    [InlineData]
+    [InlineData("compare")]
+    [InlineData("report")]
+    [InlineData("export")]
+    [InlineData("results")]
+    [InlineData("bench", "overhead")]
+    [InlineData("run")]
+    public async Task Help_renders_for_every_command(params string[] command)
+    {
+        // Descriptions are Spectre markup: a stray "[95% CI]" in one of them broke `horizon --help` for every command.
+        var (code, output) = await Horizon([.. command, "--help"]);
+        Assert.True(code == 0, output);
+        Assert.Contains("USAGE:", output);
+        Assert.DoesNotContain("error", output, StringComparison.OrdinalIgnoreCase);
+        if (command.Length == 0)
+        {
+            Assert.Contains("compare", output);
+            Assert.Contains("bench", output);
+        }
+    }
+
     [Fact]
     public async Task Bench_scale_records_every_simulated_round()
     {
