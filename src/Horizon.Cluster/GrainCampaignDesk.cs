@@ -1,3 +1,4 @@
+using Horizon.Config;
 using Horizon.Desk;
 using Horizon.Grains;
 
@@ -22,6 +23,16 @@ public sealed class GrainCampaignDesk(IGrainFactory grains, IResultsReader resul
             Experiments = parsed.Campaign.Experiments.Length,
             PlannedRounds = parsed.PlannedRounds,
             LeftOut = [.. parsed.Campaign.Skipped],
+            Placement = [.. parsed.Campaign.Experiments.Select(plan =>
+            {
+                var hosts = plan.Guests.Select(g => parsed.Testbed.HostOf(parsed.Testbed.Guest(g))).DistinctBy(h => h.Name).ToList();
+                return new PlacedExperiment
+                {
+                    Key = plan.Key,
+                    Endpoints = [.. hosts.Select(HostEndpoint.Of)],
+                    Hosts = [.. hosts.Select(h => $"'{h.Name}' ({HostEndpoint.Of(h)}, testbed {parsed.Testbed.Name})")],
+                };
+            })],
         };
         return (await Desk.Submit(entry))?.View();
     }

@@ -18,6 +18,9 @@ public enum GuestStatus
     Ready,
     Running,
     Failed,
+
+    /// <summary>Its agent could not reach it (SSH or the platform's tools): it serves no experiment until it answers again.</summary>
+    Unreachable,
 }
 
 /// <summary>One round of one guest as recorded: the external duration, and beside it the guest's own (untrusted) reading.</summary>
@@ -90,7 +93,49 @@ public sealed record GuestInfo(
     [property: Id(0)] string Name,
     [property: Id(1)] GuestStatus Status,
     [property: Id(2)] string? Detail,
-    [property: Id(3)] long ChangedUnixMs);
+    [property: Id(3)] long ChangedUnixMs,
+    [property: Id(4)] string? Host = null,
+    [property: Id(5)] string? Agent = null,
+    [property: Id(6)] string? Campaign = null,
+    [property: Id(7)] string? Experiment = null,
+    [property: Id(8)] long LastSeenUnixMs = 0);
+
+/// <summary>Who a guest works for right now: its host, the agent that reaches it, the campaign and experiment it serves.</summary>
+[GenerateSerializer, Immutable, Alias("horizon.guest-duty")]
+public sealed record GuestDuty(
+    [property: Id(0)] string Host,
+    [property: Id(1)] string Agent,
+    [property: Id(2)] string? Campaign,
+    [property: Id(3)] string? Experiment);
+
+/// <summary>A test host as its grain knows it now: hardware, agent, platform, reachability, the CPU placement last read back.</summary>
+[GenerateSerializer, Immutable, Alias("horizon.host-info")]
+public sealed record HostInfo(
+    [property: Id(0)] string Name,
+    [property: Id(1)] string? Platform,
+    [property: Id(2)] string? Agent,
+    [property: Id(3)] string? Endpoint,
+    [property: Id(4)] HostDescription? Topology,
+    [property: Id(5)] bool? Reachable,
+    [property: Id(6)] string? ReachDetail,
+    [property: Id(7)] long CheckedUnixMs,
+    [property: Id(8)] string? Scheme,
+    [property: Id(9)] ImmutableSortedDictionary<string, string> Placement,
+    [property: Id(10)] long PlacedUnixMs);
+
+/// <summary>One testbed's shape as its agents and campaigns registered it: hosts (with their endpoints) and guests.</summary>
+[GenerateSerializer, Immutable, Alias("horizon.testbed-layout")]
+public sealed record TestbedLayout(
+    [property: Id(0)] string Name,
+    [property: Id(1)] ImmutableArray<TestbedHostEntry> Hosts,
+    [property: Id(2)] ImmutableArray<TestbedGuestEntry> Guests,
+    [property: Id(3)] string? Agent);
+
+[GenerateSerializer, Immutable, Alias("horizon.testbed-host")]
+public sealed record TestbedHostEntry([property: Id(0)] string Name, [property: Id(1)] string Platform, [property: Id(2)] string Endpoint);
+
+[GenerateSerializer, Immutable, Alias("horizon.testbed-guest")]
+public sealed record TestbedGuestEntry([property: Id(0)] string Name, [property: Id(1)] string Host, [property: Id(2)] string Platform);
 
 [GenerateSerializer, Immutable, Alias("horizon.run-order-entry")]
 public sealed record RunOrderEntry(
@@ -152,6 +197,32 @@ public interface IHostGrain : IGrainWithStringKey
 
     [Alias("get")]
     Task<HostDescription?> Description();
+
+    /// <summary>The agent serving this host, its platform and endpoint (said when the agent starts and with every campaign).</summary>
+    [Alias("served-by")]
+    Task ServedBy(string agent, string platform, string endpoint);
+
+    /// <summary>The agent's last reachability check: null detail when it answered.</summary>
+    [Alias("reachability")]
+    Task SetReachability(bool reachable, string? detail);
+
+    /// <summary>The CPU placement read back for the experiment that runs now (guest → CPUs).</summary>
+    [Alias("placement")]
+    Task SetPlacement(string scheme, ImmutableSortedDictionary<string, string> placement);
+
+    [Alias("info")]
+    Task<HostInfo> Info();
+}
+
+[Alias("horizon.testbed")]
+public interface ITestbedGrain : IGrainWithStringKey
+{
+    /// <summary>Registers the testbed's hosts and guests (keys of their grains: "testbed/name"); unchanged layouts are not rewritten.</summary>
+    [Alias("register")]
+    Task Register(TestbedLayout layout);
+
+    [Alias("layout")]
+    Task<TestbedLayout?> Layout();
 }
 
 [Alias("horizon.guest")]
@@ -159,6 +230,10 @@ public interface IGuestGrain : IGrainWithStringKey
 {
     [Alias("set-status")]
     Task SetStatus(GuestStatus status, string? detail);
+
+    /// <summary>Who the guest works for (kept until it changes); every call also counts as the guest being seen.</summary>
+    [Alias("duty")]
+    Task SetDuty(GuestDuty duty);
 
     [Alias("get")]
     Task<GuestInfo> Info();

@@ -12,21 +12,33 @@ namespace Horizon.Scheduler;
 /// </summary>
 public static class CampaignExecution
 {
+    /// <summary>The agent's side of a run: who runs it, which experiments (null: all), and the agent's own probe socket (null: the testbed's).</summary>
+    public sealed record AgentPart(AgentIdentity Agent, IReadOnlySet<string>? Only, ProbeBinding? Probes);
+
+    public sealed record ProbeBinding(string Address, int Port, string? Netns);
+
     /// <summary>
     /// Runs one submission to its end and says how it ended (on the submission: state, detail, log). Shared by the
     /// embedded controller's queue and the distributed scheduler service. <paramref name="probePort"/> is where probes
     /// arrive when the testbed names no port (null: any free one).
     /// </summary>
-    public static async Task ExecuteAsync(IGrainFactory grains, Submission s, int? probePort, CancellationToken ct)
+    public static async Task ExecuteAsync(IGrainFactory grains, Submission s, int? probePort, AgentPart? part, CancellationToken ct)
     {
         s.State = SubmissionState.Running;
         try
         {
-            var port = s.Testbed.ProbePort != 0 ? s.Testbed.ProbePort : probePort ?? 0;
-            var bind = new IPEndPoint(IPAddress.Parse(s.Testbed.ProbeAddress), port);
-            using var timing = new TimingService(bind, networkNamespace: s.Testbed.ProbeNetworkNamespace);
-            s.Say($"running; probes on udp {timing.LocalEndPoint} ({timing.TimestampDescription})");
-            var outcome = await new CampaignRunner(grains, timing, s.Testbed, new Progress(s)).RunAsync(s.Campaign, ct).ConfigureAwait(false);
+            // An agent that serves testbeds of its own takes the probes on its own socket (its test computer's probe
+            // address and namespace), whatever the submitted testbed says: probes never cross to another machine.
+            var testbed = part?.Probes is { } own
+                ? s.Testbed with { ProbeAddress = own.Address, ProbePort = own.Port, ProbeNetworkNamespace = own.Netns }
+                : s.Testbed;
+            var port = testbed.ProbePort != 0 ? testbed.ProbePort : probePort ?? 0;
+            var bind = new IPEndPoint(IPAddress.Parse(testbed.ProbeAddress), port);
+            using var timing = new TimingService(bind, networkNamespace: testbed.ProbeNetworkNamespace);
+            s.Say($"running{(part is null ? "" : $" on agent {part.Agent.Id} ({part.Agent.Machine})")}{(part?.Only is { } only ? $", {only.Count} of {s.Campaign.Experiments.Length} experiment(s)" : "")}; " +
+                $"probes on udp {timing.LocalEndPoint} ({timing.TimestampDescription})");
+            var options = RunnerOptions.Default with { Agent = part?.Agent ?? AgentIdentity.Embedded };
+            var outcome = await new CampaignRunner(grains, timing, testbed, new Progress(s), options).RunAsync(s.Campaign, part?.Only, ct).ConfigureAwait(false);
             var failed = outcome.Experiments.Count(e => e.Status != ExperimentStatus.Completed);
             Finish(s, failed == 0 ? SubmissionState.Completed : SubmissionState.Failed,
                 failed == 0 ? null : $"{failed} of {outcome.Experiments.Length} experiment(s) did not complete");

@@ -15,6 +15,9 @@ public sealed record CampaignOutcome(string Campaign, ImmutableArray<(Experiment
 public sealed record RunnerOptions(TimeSpan PrepareTimeout, TimeSpan MissingProbeGrace)
 {
     public static RunnerOptions Default { get; } = new(TimeSpan.FromMinutes(30), TimeSpan.FromSeconds(2));
+
+    /// <summary>Who runs the experiments (recorded in their environment, and in the host and guest grains).</summary>
+    public AgentIdentity Agent { get; init; } = AgentIdentity.Embedded;
 }
 
 /// <summary>
@@ -27,20 +30,24 @@ public sealed class CampaignRunner(IGrainFactory grains, TimingService timing, T
     /// <summary>Round metric: the start probe's arrival, seconds on the controller's monotonic clock.</summary>
     public const string StartMetric = Results.RoundResult.StartMetric;
 
-    public async Task<CampaignOutcome> RunAsync(Campaign campaign, CancellationToken ct = default)
+    public Task<CampaignOutcome> RunAsync(Campaign campaign, CancellationToken ct = default) => RunAsync(campaign, null, ct);
+
+    /// <summary>Runs the campaign, or only the experiments whose keys <paramref name="only"/> names (an agent's part of it).</summary>
+    public async Task<CampaignOutcome> RunAsync(Campaign campaign, IReadOnlySet<string>? only, CancellationToken ct)
     {
         var observer = new RunObserver(progress ?? SilentProgress.Instance);
         var settings = options ?? RunnerOptions.Default;
         await using var sessions = new GuestSessions();
-        var states = new GuestStates(grains, testbed);
+        var states = new GuestStates(grains, testbed, settings.Agent.Id, campaign.Name);
         var peers = new PeerServices(testbed, observer);
-        var placement = new CpuPlacement(testbed, sessions);
+        var placement = new CpuPlacement(grains, testbed, sessions);
         var preparation = new ExperimentPreparation(grains, testbed, settings, states, peers, placement, timing.TimestampDescription);
         var completion = new ExperimentCompletion(states, peers, observer);
         var blocks = new BlockExecution(timing, testbed, settings, placement, states, new RoundRecorder(observer), completion, observer);
 
         var campaignGrain = grains.GetGrain<ICampaignGrain>(campaign.Name);
-        var runs = await DefineAsync(campaign, campaignGrain, sessions);
+        await RegisterAsync(settings.Agent);
+        var runs = await DefineAsync(campaign, campaignGrain, sessions, only);
         foreach (var run in runs.Where(r => r.Snapshot.Status is ExperimentStatus.Completed or ExperimentStatus.Failed))
         {
             run.Done = true;
@@ -84,13 +91,28 @@ public sealed class CampaignRunner(IGrainFactory grains, TimingService timing, T
         return new CampaignOutcome(campaign.Name, [.. runs.Select(r => (r.Definition, r.FinalStatus, r.Note))]);
     }
 
-    private async Task<List<ExperimentRun>> DefineAsync(Campaign campaign, ICampaignGrain campaignGrain, GuestSessions sessions)
+    /// <summary>The testbed's hosts and guests in their grains: which agent serves each host, and the testbed's layout.</summary>
+    private async Task RegisterAsync(AgentIdentity agent)
     {
-        var ids = await campaignGrain.Plan(testbed.Name, [.. campaign.Experiments.Select(e => e.Key)]);
+        await grains.GetGrain<ITestbedGrain>(testbed.Name).Register(TestbedLayouts.Of(testbed, null));
+        foreach (var host in testbed.Hosts)
+        {
+            await grains.GetGrain<IHostGrain>($"{testbed.Name}/{host.Name}").ServedBy(agent.Id, Names.Of(host.Platform), HostEndpoint.Of(host));
+        }
+    }
+
+    private async Task<List<ExperimentRun>> DefineAsync(Campaign campaign, ICampaignGrain campaignGrain, GuestSessions sessions, IReadOnlySet<string>? only)
+    {
+        var ids = await campaignGrain.Plan(testbed.Name, [.. campaign.Experiments.Select(e => e.Key).Where(k => only is null || only.Contains(k))]);
         var runs = new List<ExperimentRun>();
         for (var i = 0; i < campaign.Experiments.Length; i++)
         {
             var plan = campaign.Experiments[i];
+            if (only is not null && !only.Contains(plan.Key))
+            {
+                continue;
+            }
+
             var guests = plan.Guests.Select(testbed.Guest).ToImmutableArray();
             var def = new ExperimentDefinition(
                 ids[plan.Key], campaign.Name, plan.Key, plan.Workload.Name, plan.Workload.Parameters, plan.Guests,

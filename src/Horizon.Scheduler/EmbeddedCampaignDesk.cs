@@ -77,7 +77,7 @@ public sealed class EmbeddedCampaignDesk : ICampaignDesk, IAsyncDisposable
             }
 
             using var ct = CancellationTokenSource.CreateLinkedTokenSource(s.Cancel.Token, stopping.Token);
-            await CampaignExecution.ExecuteAsync(controller.Grains, s, null, ct.Token).ConfigureAwait(false);
+            await CampaignExecution.ExecuteAsync(controller.Grains, s, null, null, ct.Token).ConfigureAwait(false);
         }
     }
 

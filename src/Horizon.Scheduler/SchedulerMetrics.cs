@@ -39,7 +39,7 @@ public static class SchedulerMetrics
         tags: null, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = ThroughputBuckets });
 
     private static readonly ConcurrentDictionary<Guid, ExperimentGauge> Experiments = new();
-    private static readonly ConcurrentDictionary<(string Testbed, string Guest), (string Host, string Platform, GuestStatus Status)> Guests = new();
+    private static readonly ConcurrentDictionary<(string Testbed, string Guest), (string Host, string Platform, GuestStatus Status, string Agent)> Guests = new();
     private static readonly ConcurrentDictionary<(string Guest, string Platform, string Side), (double Steal, double Iowait)> LastRoundCpu = new();
     private static long experimentSequence;
 
@@ -53,6 +53,8 @@ public static class SchedulerMetrics
             new Measurement<double>(e.HalfWidth!.Value, e.Tags)), null, "Half-width of the 95% confidence interval of that mean");
         Meter.CreateObservableGauge("horizon.experiment.fairness", () => Experiments.Values.Where(e => e.Fairness is not null).Select(e =>
             new Measurement<double>(e.Fairness!.Value, e.Tags)), "{index}", "Jain's fairness index over the guests' mean values (1 = equal shares)");
+        Meter.CreateObservableGauge("horizon.agent.experiments", () => new Measurement<int>(Volatile.Read(ref runningExperiments), new TagList { { "agent", Agent } }),
+            "{experiment}", "Experiments this agent is running now (its share of the campaigns it claimed)");
         Meter.CreateObservableGauge("horizon.guest.state", ObserveGuests, "{state}", "1 for the state each guest is in, 0 for the others");
         Meter.CreateObservableGauge("horizon.round.cpu.steal.percent", () => LastRoundCpu.Select(kv => new Measurement<double>(kv.Value.Steal, CpuTags(kv.Key))),
             null, "Steal time of the last round, % of the guest's (side=guest) or the host's (side=host) CPU time, from /proc/stat just outside the probes");
@@ -90,7 +92,7 @@ public static class SchedulerMetrics
 
     public static void RoundRecorded(ExperimentDefinition d, RoundRecord r, ExperimentSnapshot snapshot, string platform)
     {
-        var tags = new TagList { { "workload", d.Workload }, { "platform", platform }, { "outcome", r.Warmup ? "warmup" : r.Outcome.ToString().ToLowerInvariant() } };
+        var tags = new TagList { { "workload", d.Workload }, { "platform", platform }, { "outcome", r.Warmup ? "warmup" : r.Outcome.ToString().ToLowerInvariant() }, { "agent", Agent } };
         Rounds.Add(1, tags);
         if (r.Warmup)
         {
@@ -132,17 +134,26 @@ public static class SchedulerMetrics
         }
     }
 
-    public static void GuestState(string testbed, string guest, string host, string platform, GuestStatus status) => Guests[(testbed, guest)] = (host, platform, status);
+    public static void GuestState(string testbed, string guest, string host, string platform, GuestStatus status, string agent) =>
+        Guests[(testbed, guest)] = (host, platform, status, agent);
+
+    /// <summary>This process's agent (one per scheduler service; "embedded" in the embedded controller): a label of the rounds counter.</summary>
+    public static string Agent { get; set; } = AgentIdentity.Embedded.Id;
+
+    private static int runningExperiments;
+
+    /// <summary>Counts experiments this process starts (+n) or ends (-n) running: the agent panels' "busy".</summary>
+    public static void AgentRunning(int delta) => Interlocked.Add(ref runningExperiments, delta);
 
     private static IEnumerable<Measurement<int>> ObserveGuests()
     {
-        foreach (var ((testbed, guest), (host, platform, status)) in Guests)
+        foreach (var ((testbed, guest), (host, platform, status, agent)) in Guests)
         {
             foreach (var s in Enum.GetValues<GuestStatus>())
             {
                 yield return new Measurement<int>(s == status ? 1 : 0, new TagList
                 {
-                    { "testbed", testbed }, { "host", host }, { "guest", guest }, { "platform", platform }, { "state", s.ToString().ToLowerInvariant() },
+                    { "testbed", testbed }, { "host", host }, { "guest", guest }, { "platform", platform }, { "state", s.ToString().ToLowerInvariant() }, { "agent", agent },
                 });
             }
         }

@@ -1,4 +1,7 @@
+using System.Collections.Immutable;
+using System.Text.Json;
 using Horizon.Config;
+using Horizon.Grains;
 using Horizon.Scheduler.Platforms;
 
 namespace Horizon.Scheduler.Running;
@@ -13,7 +16,7 @@ internal sealed record PlacementResult(IReadOnlyList<string?> Affinity, IReadOnl
 }
 
 /// <summary>Applies CPU schemes through the platform adapters and reads them back; host topologies are discovered once.</summary>
-internal sealed class CpuPlacement(Testbed testbed, GuestSessions sessions)
+internal sealed class CpuPlacement(IGrainFactory grains, Testbed testbed, GuestSessions sessions)
 {
     private readonly Dictionary<string, HostTopology> topologies = [];
 
@@ -97,6 +100,9 @@ internal sealed class CpuPlacement(Testbed testbed, GuestSessions sessions)
             }
 
             hostControl.TryAdd(host.Name, new { topology = topology.Describe(), control = plan.HostControl });
+            // The host grain shows what runs where now (the API's testbed view, the testbed dashboard).
+            await grains.GetGrain<IHostGrain>($"{testbed.Name}/{host.Name}").SetPlacement(Names.Of(run.Plan.Scheme), members.ToImmutableSortedDictionary(
+                m => m.Guest.Name, m => affinity[m.Index] ?? (placement[m.Index] is { } p ? JsonSerializer.Serialize(p) : "unpinned"), StringComparer.Ordinal));
         }
 
         return new PlacementResult(affinity, placement, hostControl);

@@ -6,8 +6,18 @@ namespace Horizon.Scheduler.Running;
 /// <summary>What an experiment ran on, stored beside its rounds: controller, testbed, each guest's host and placement.</summary>
 internal static class EnvironmentRecord
 {
-    public static string Json(ExperimentRun run, Testbed testbed, string timestamps) => JsonSerializer.Serialize(new
+    public static string Json(ExperimentRun run, Testbed testbed, string timestamps, AgentIdentity agent) => JsonSerializer.Serialize(new
     {
+        // The test computer that measured it: a ratio between experiments of different agents is across machines.
+        agent = new
+        {
+            id = agent.Id,
+            machine = agent.Machine,
+            cpu_model = agent.Hardware?.CpuModel,
+            cpus = agent.Hardware?.Cpus,
+            memory_bytes = agent.Hardware?.MemoryBytes,
+            kernel = agent.Hardware?.Kernel,
+        },
         controller = new
         {
             horizon = typeof(CampaignRunner).Assembly.GetName().Version?.ToString(),

@@ -34,7 +34,7 @@ internal sealed class ExperimentPreparation(
 
         run.Hosts = [.. hosts];
         run.Placement = await placement.PlaceAsync(run, ct);
-        await run.Grain.SetEnvironment(EnvironmentRecord.Json(run, testbed, timestamps));
+        await run.Grain.SetEnvironment(EnvironmentRecord.Json(run, testbed, timestamps, options.Agent));
         run.Prepared = true;
     }
 
