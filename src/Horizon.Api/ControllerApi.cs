@@ -164,6 +164,16 @@ public static class ControllerApi
             };
         });
 
+        // Agents (one per test computer in the distributed mode): what each serves, whether it is alive, what it runs.
+        app.MapGet("/api/agents", async () => Http.Json(await queue.AgentsAsync(), Json));
+
+        app.MapGet("/api/testbeds", async () => Http.Json(await queue.TestbedsAsync(), Json));
+
+        // A testbed's hosts and guests, live: agent, topology, reachability, CPU placement; each guest's state and duty.
+        app.MapGet("/api/testbeds/{name}", async (string name) =>
+            Checked(name) ?? (await queue.TestbedAsync(name) is { } t ? Http.Json(t, Json)
+                : Http.Json(new ApiError($"no testbed '{name}': no agent serves it and no campaign has run on it"), Json, statusCode: 404)));
+
         app.MapDelete("/api/campaigns/{name}", async (string name) =>
             Checked(name) ?? (await queue.CancelAsync(name) ? Http.Json(new { name, state = "Cancelling" }, Json, statusCode: 202)
                 : Http.Json(new ApiError($"campaign '{name}' is not queued or running"), Json, statusCode: 409)));

@@ -28,6 +28,8 @@ app.Configure(config =>
     config.AddCommand<CompareCommand>("compare").WithDescription("Is run B different from run A? Per experiment B/A with its 95% CI, Welch's t or Mann-Whitney U, the smallest detectable change, a verdict; exit 1 on a regression.");
     config.AddCommand<ReportCommand>("report").WithDescription("Write the HTML report: tables, the study's figures (SVG and PNG), scaling and fairness, exports.");
     config.AddCommand<ExportCommand>("export").WithDescription("Write a campaign's results as CSV and JSON, raw rounds and environment included.");
+    config.AddCommand<AgentsCommand>("agents").WithDescription("The cluster's agents, one per test computer: alive or silent, the hosts each serves, what each runs.");
+    config.AddCommand<TestbedsCommand>("testbeds").WithDescription("The testbeds a controller knows, or one testbed's hosts and guests, live: agent, reachability, placement, state.");
     config.AddBranch("testbed", testbed =>
     {
         testbed.SetDescription("Testbed files.");

@@ -42,4 +42,10 @@ public sealed class GrainCampaignDesk(IGrainFactory grains, IResultsReader resul
     public async Task<IReadOnlyList<SubmissionView>> AllAsync() => [.. (await Desk.All()).Select(e => e.View())];
 
     public Task<bool> CancelAsync(string name) => Desk.Cancel(name);
+
+    public async Task<IReadOnlyList<AgentView>> AgentsAsync() => await Desk.Agents();
+
+    public async Task<IReadOnlyList<string>> TestbedsAsync() => await Desk.Testbeds();
+
+    public Task<TestbedView?> TestbedAsync(string name) => TestbedViews.ReadAsync(grains, name);
 }

@@ -80,22 +80,6 @@ public sealed class PlacedExperiment
     [Id(5)] public string? Detail { get; set; }
 }
 
-/// <summary>What an agent says about itself each time it asks for work: who, where, which test hosts it serves.</summary>
-[GenerateSerializer, Immutable, Alias("horizon.agent-hello")]
-public sealed record AgentHello(
-    [property: Id(0)] string Id,
-    [property: Id(1)] string Machine,
-    [property: Id(2)] int Pid,
-    [property: Id(3)] bool ServesAny,
-    [property: Id(4)] ImmutableArray<ServedHost> Hosts,
-    [property: Id(5)] string? Probes,
-    [property: Id(6)] HostDescription? Hardware,
-    [property: Id(7)] ImmutableArray<string> Unreachable,
-    [property: Id(8)] DateTimeOffset StartedAt);
-
-[GenerateSerializer, Immutable, Alias("horizon.served-host")]
-public sealed record ServedHost([property: Id(0)] string Testbed, [property: Id(1)] string Host, [property: Id(2)] string Endpoint);
-
 [GenerateSerializer, Alias("horizon.agent-record")]
 public sealed class AgentRecord
 {
@@ -106,26 +90,6 @@ public sealed class AgentRecord
     /// <summary>When this run of the agent (its <see cref="AgentHello.StartedAt"/>) was first handed an experiment.</summary>
     [Id(2)] public DateTimeOffset? FirstClaimAt { get; set; }
 }
-
-/// <summary>An agent as the API shows it.</summary>
-[GenerateSerializer, Immutable, Alias("horizon.agent-view")]
-public sealed record AgentView(
-    [property: Id(0)] string Id,
-    [property: Id(1)] string Machine,
-    [property: Id(2)] int Pid,
-    [property: Id(3)] bool Live,
-    [property: Id(4)] DateTimeOffset HeardAt,
-    [property: Id(5)] DateTimeOffset StartedAt,
-    [property: Id(6)] bool ServesAny,
-    [property: Id(7)] ImmutableArray<ServedHost> Hosts,
-    [property: Id(8)] string? Probes,
-    [property: Id(9)] HostDescription? Hardware,
-    [property: Id(10)] ImmutableArray<string> Unreachable,
-    [property: Id(11)] string? Campaign,
-    [property: Id(12)] int RunningExperiments,
-    [property: Id(13)] double? FirstClaimAfterSeconds);
-
-
 
 /// <summary>What an agent is handed when it claims work: a campaign, and which of its experiments are this agent's to run.</summary>
 [GenerateSerializer, Immutable, Alias("horizon.submission-ticket")]

@@ -16,6 +16,7 @@ public sealed class EmbeddedCampaignDesk : ICampaignDesk, IAsyncDisposable
     private readonly ConcurrentDictionary<string, Submission> submissions = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource stopping = new();
     private readonly Task worker;
+    private readonly DateTimeOffset startedAt = DateTimeOffset.UtcNow;
 
     public EmbeddedCampaignDesk(EmbeddedController controller)
     {
@@ -35,6 +36,17 @@ public sealed class EmbeddedCampaignDesk : ICampaignDesk, IAsyncDisposable
     public Task<IReadOnlyList<SubmissionView>> AllAsync() => Task.FromResult<IReadOnlyList<SubmissionView>>([.. All.Select(s => s.View())]);
 
     public Task<bool> CancelAsync(string name) => Task.FromResult(TryCancel(name));
+
+    public Task<IReadOnlyList<AgentView>> AgentsAsync()
+    {
+        var running = All.Where(s => s.State == SubmissionState.Running).Select(s => s).FirstOrDefault();
+        return Task.FromResult<IReadOnlyList<AgentView>>([new AgentView(AgentIdentity.Embedded.Id, AgentIdentity.Embedded.Machine, System.Environment.ProcessId, true,
+            DateTimeOffset.UtcNow, startedAt, true, [], null, null, [], running?.Name, running?.Campaign.Experiments.Length ?? 0, null)]);
+    }
+
+    public Task<IReadOnlyList<string>> TestbedsAsync() => Task.FromResult<IReadOnlyList<string>>([.. All.Select(s => s.Testbed.Name).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)]);
+
+    public Task<TestbedView?> TestbedAsync(string name) => TestbedViews.ReadAsync(controller.Grains, name);
 
     public IEnumerable<Submission> All => submissions.Values.OrderBy(s => s.SubmittedAt);
 

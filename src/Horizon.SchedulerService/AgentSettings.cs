@@ -1,6 +1,6 @@
 using System.Collections.Immutable;
-using Horizon.Cluster;
 using Horizon.Config;
+using Horizon.Desk;
 using Horizon.Scheduler;
 
 namespace Horizon.SchedulerService;

@@ -19,4 +19,12 @@ public interface ICampaignDesk
     Task<IReadOnlyList<SubmissionView>> AllAsync();
 
     Task<bool> CancelAsync(string name);
+
+    /// <summary>The agents that run experiments (distributed: one per test computer; embedded: this process).</summary>
+    Task<IReadOnlyList<AgentView>> AgentsAsync();
+
+    /// <summary>Testbeds known here: served by an agent or named by a submitted campaign.</summary>
+    Task<IReadOnlyList<string>> TestbedsAsync();
+
+    Task<TestbedView?> TestbedAsync(string name);
 }
