@@ -2,8 +2,8 @@ using System.Net.Sockets;
 using Horizon.AppHost;
 
 // Horizon's distributed stack. Everything runs as a local process (no container runtime needed): Debian's redis-server
-// and prometheus, the controller silos, the scheduler service. Settings (command line or environment, e.g.
-// Horizon__Controllers=3): Horizon:Controllers (2), Horizon:RedisPort (6399), Horizon:PrometheusPort (9090),
+// and prometheus, the controller silos, the agents (scheduler services). Settings (command line or environment, e.g.
+// Horizon__Controllers=3): Horizon:Controllers (2), Horizon:Agents (1), Horizon:AgentTestbeds:i, Horizon:RedisPort (6399), Horizon:PrometheusPort (9090),
 // Horizon:ProbePort (7300), Horizon:ApiPort (5080), Horizon:GrafanaPort (3000), Horizon:DataDirectory (.horizon/aspire).
 var builder = DistributedApplication.CreateBuilder(args);
 var settings = builder.Configuration.GetSection("Horizon");
@@ -45,26 +45,41 @@ for (var i = 0; i < int.Parse(settings["Controllers"] ?? "2"); i++)
         .WithHttpHealthCheck("/health"));
 }
 
-// The scheduler service: claims campaigns, holds the SSH sessions, runs the workloads. The timing socket lives here
-// too — guests are released by a datagram from the same socket that timestamps their probes — on a fixed UDP port
-// that is not proxied (a proxy would add its own delay to every probe).
+// The agents (scheduler services), one per test computer: each claims the experiments on the hosts it serves, holds
+// their SSH sessions and runs the workloads. The timing socket lives in the agent too — guests are released by a
+// datagram from the same socket that timestamps their probes — on a fixed UDP port that is not proxied (a proxy would
+// add its own delay to every probe). Horizon:Agents (default 1) agents, agent-i on probe port Horizon:ProbePort + i,
+// serving the testbed files Horizon:AgentTestbeds:i (';'-separated; none: any host — e.g. labs standing in for test
+// computers: Horizon__AgentTestbeds__0=.horizon/lab/a/testbed.yaml Horizon__AgentTestbeds__1=.horizon/lab/b/testbed.yaml).
 var probePort = int.Parse(settings["ProbePort"] ?? "7300");
-var scheduler = builder.AddProject<Projects.Horizon_SchedulerService>("scheduler")
-    .WithReference(cluster.AsClient())
-    .WithReference(redis)
-    .WaitFor(controllers[0])
-    .WithEnvironment("Orleans__Clustering__ProviderType", "Redis")
-    .WithEndpoint("probes", e =>
+var agents = new List<IResourceBuilder<ProjectResource>>();
+for (var i = 0; i < int.Parse(settings["Agents"] ?? "1"); i++)
+{
+    var port = probePort + i;
+    var agent = builder.AddProject<Projects.Horizon_SchedulerService>($"agent-{i}")
+        .WithReference(cluster.AsClient())
+        .WithReference(redis)
+        .WaitFor(controllers[0])
+        .WithEnvironment("Orleans__Clustering__ProviderType", "Redis")
+        .WithEndpoint("probes", e =>
+        {
+            e.Protocol = ProtocolType.Udp;
+            e.UriScheme = "udp";
+            e.Port = port;
+            e.TargetPort = port;
+            e.IsProxied = false;
+        })
+        .WithEnvironment("Horizon__AgentId", "agent-" + i.ToString(System.Globalization.CultureInfo.InvariantCulture))
+        .WithEnvironment("Horizon__ProbePort", port.ToString(System.Globalization.CultureInfo.InvariantCulture))
+        .WithHttpEndpoint(name: "http")
+        .WithHttpHealthCheck("/health");
+    if (settings.GetSection("AgentTestbeds")[i.ToString(System.Globalization.CultureInfo.InvariantCulture)] is { Length: > 0 } testbeds)
     {
-        e.Protocol = ProtocolType.Udp;
-        e.UriScheme = "udp";
-        e.Port = probePort;
-        e.TargetPort = probePort;
-        e.IsProxied = false;
-    })
-    .WithEnvironment("Horizon__ProbePort", probePort.ToString(System.Globalization.CultureInfo.InvariantCulture))
-    .WithHttpEndpoint(name: "http")
-    .WithHttpHealthCheck("/health");
+        agent.WithEnvironment("Horizon__Testbeds", string.Join(';', testbeds.Split(';', StringSplitOptions.RemoveEmptyEntries).Select(f => Path.GetFullPath(f, root))));
+    }
+
+    agents.Add(agent);
+}
 
 // Prometheus scrapes every service's /metrics at the ports Aspire allocated (written just before it starts).
 var prometheusPort = int.Parse(settings["PrometheusPort"] ?? "9090");
@@ -74,9 +89,9 @@ var prometheus = builder.AddExecutable("prometheus", "prometheus", data,
         $"--storage.tsdb.path={Path.Combine(data, "prometheus")}", "--storage.tsdb.retention.time=7d")
     .WithHttpEndpoint(port: prometheusPort, targetPort: prometheusPort, name: "http", isProxied: false)
     .WithHttpHealthCheck("/-/ready")
-    .WaitFor(scheduler);
+    .WaitFor(agents[0]);
 builder.Eventing.Subscribe<BeforeResourceStartedEvent>(prometheus.Resource, (_, ct) => Topology.WritePrometheusConfigAsync(prometheusConfig,
-    [.. controllers.Select(c => (c.Resource.Name, c.GetEndpoint("http"))), (scheduler.Resource.Name, scheduler.GetEndpoint("http"))], ct));
+    [.. controllers.Select(c => (c.Resource.Name, c.GetEndpoint("http"))), .. agents.Select(a => (a.Resource.Name, a.GetEndpoint("http")))], ct));
 
 // Grafana with the repository's provisioning (datasource uid "prometheus", the dashboards in dashboards/), where it can run.
 var dashboards = Path.Combine(root, "dashboards");

@@ -14,7 +14,7 @@ public sealed class AppHostFixture : IAsyncLifetime
     public const int PrometheusPort = 19090;
     public const int ProbePort = 17300;
     public const int ApiPort = 15080;
-    public static readonly string[] Services = ["controller-0", "controller-1", "scheduler", "prometheus"];
+    public static readonly string[] Services = ["controller-0", "controller-1", "agent-0", "prometheus"];
 
     private readonly string data = Directory.CreateTempSubdirectory("horizon-apphost-").FullName;
 

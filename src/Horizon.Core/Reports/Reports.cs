@@ -54,10 +54,29 @@ public static class ResultsTable
                     $"the ratio to native uses campaign '{baseline.Campaign}'{Apart(baseline, e)}: not interleaved with these rounds, so drift between the runs is part of the ratio"));
             }
 
+            if (ratio is not null && baseline is not null && MachineRecord.Of(baseline) is { } on && MachineRecord.Of(e) is { } here && !on.SameComputer(here))
+            {
+                conclusions = conclusions.Add(CrossMachine(on, here));
+            }
+
             rows.Add(new ResultRow(e, stats, ratio, baseline is null ? null : baseline.Campaign == e.Campaign ? baseline.GuestLabel : $"{baseline.GuestLabel} ({baseline.Campaign})", conclusions));
         }
 
         return rows.ToImmutable();
+    }
+
+    /// <summary>
+    /// A ratio between two test computers: a warning when their recorded hardware differs (or is unknown), else a hint;
+    /// either way the two were not interleaved on one machine.
+    /// </summary>
+    private static Analysers.Conclusion CrossMachine(MachineRecord baseline, MachineRecord here)
+    {
+        var differs = baseline.HardwareDifferences(here);
+        return differs.Count > 0
+            ? new Analysers.Conclusion("cross-machine", Analysers.ConclusionKind.Warning,
+                $"the ratio to native is across test computers whose hardware differs ({string.Join(", ", differs)}): native by {baseline}; this by {here} — not interleaved on one machine, so the ratio mixes the machines with the platforms")
+            : new Analysers.Conclusion("other-machine", Analysers.ConclusionKind.Hint,
+                $"native was measured by agent {baseline.Agent} on {baseline.Machine}, this by agent {here.Agent} on {here.Machine} (same recorded hardware: {here.CpuModel}, {here.Cpus} CPUs, kernel {here.Kernel}): not interleaved on one machine");
     }
 
     private static string Apart(ExperimentResult a, ExperimentResult b)
@@ -91,7 +110,8 @@ public static class ResultsTable
 
     public static string Ratio(ResultRow row) =>
         row.Baseline == IsBaseline ? "1 (baseline)"
-        : row.Conclusions.Any(c => c.Code == "not-interleaved") ? Ratio(row.RatioToBaseline) + " not interleaved"
+        : row.Conclusions.Any(c => c.Code == "cross-machine") ? Ratio(row.RatioToBaseline) + " cross-machine"
+        : row.Conclusions.Any(c => c.Code is "not-interleaved" or "other-machine") ? Ratio(row.RatioToBaseline) + " not interleaved"
         : Ratio(row.RatioToBaseline);
 
     public static string Ratio(RatioEstimate? r) => r switch
