@@ -22,7 +22,13 @@ public sealed class ClusterProcesses : IAsyncDisposable
 
     public int SchedulerHttpPort { get; private set; }
 
-    public static async Task<ClusterProcesses> StartAsync(int controllers, CancellationToken ct)
+    /// <summary>Agents started with <see cref="StartAgentAsync"/>: id → pid and HTTP port.</summary>
+    public Dictionary<string, (int Pid, int HttpPort)> Agents { get; } = [];
+
+    public static Task<ClusterProcesses> StartAsync(int controllers, CancellationToken ct) => StartAsync(controllers, true, null, ct);
+
+    /// <summary>Redis, the controller silos and (when <paramref name="scheduler"/>) one agent that serves any host.</summary>
+    public static async Task<ClusterProcesses> StartAsync(int controllers, bool scheduler, Dictionary<string, string>? controllerSettings, CancellationToken ct)
     {
         var c = new ClusterProcesses();
         try
@@ -32,30 +38,30 @@ public sealed class ClusterProcesses : IAsyncDisposable
             for (var i = 0; i < controllers; i++)
             {
                 var http = FreePort();
-                var pid = c.Start($"controller-{i}", "dotnet", [Program("Horizon.ControllerSilo")], new()
+                var pid = c.Start($"controller-{i}", "dotnet", [Program("Horizon.ControllerSilo")], new Dictionary<string, string>
                 {
                     ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{http}",
                     ["Orleans__Endpoints__SiloPort"] = FreePort().ToString(),
                     ["Orleans__Endpoints__GatewayPort"] = FreePort().ToString(),
                     ["Orleans__Endpoints__AdvertisedIPAddress"] = "127.0.0.1",
-                });
+                }.Concat(controllerSettings ?? []).ToDictionary());
                 c.Controllers.Add((pid, http));
             }
 
-            c.SchedulerHttpPort = FreePort();
-            c.Start("scheduler", "dotnet", [Program("Horizon.SchedulerService")], new()
+            if (scheduler)
             {
-                ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{c.SchedulerHttpPort}",
-                ["Horizon__ProbePort"] = c.ProbePort.ToString(),
-                ["Horizon__WorkerId"] = "test-scheduler",
-            });
-            foreach (var port in c.Controllers.Select(x => x.HttpPort).Append(c.SchedulerHttpPort))
-            {
-                await WaitAsync(async () =>
+                c.SchedulerHttpPort = FreePort();
+                c.Start("scheduler", "dotnet", [Program("Horizon.SchedulerService")], new()
                 {
-                    using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
-                    return await http.GetStringAsync($"http://127.0.0.1:{port}/health", ct) == "Healthy";
-                }, $"service on port {port} healthy", ct);
+                    ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{c.SchedulerHttpPort}",
+                    ["Horizon__ProbePort"] = c.ProbePort.ToString(),
+                    ["Horizon__WorkerId"] = "test-scheduler",
+                });
+            }
+
+            foreach (var port in c.Controllers.Select(x => x.HttpPort).Concat(scheduler ? [c.SchedulerHttpPort] : []))
+            {
+                await Healthy(port, ct);
             }
 
             return c;
@@ -66,6 +72,29 @@ public sealed class ClusterProcesses : IAsyncDisposable
             throw;
         }
     }
+
+    /// <summary>Starts an agent (scheduler service) serving the given testbed files, as on another test computer; waits until it is healthy.</summary>
+    public async Task<int> StartAgentAsync(string id, string testbeds, CancellationToken ct)
+    {
+        var http = FreePort();
+        var pid = Start($"{id}-{Agents.Count(a => a.Key == id) + processes.Count}", "dotnet", [Program("Horizon.SchedulerService")], new()
+        {
+            ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{http}",
+            ["Horizon__AgentId"] = id,
+            ["Horizon__Testbeds"] = testbeds,
+            ["Horizon__ProbePort"] = FreeUdpPort().ToString(),
+            ["Horizon__ReachabilityEvery"] = "00:00:05",
+        });
+        Agents[id] = (pid, http);
+        await Healthy(http, ct);
+        return pid;
+    }
+
+    private static Task Healthy(int port, CancellationToken ct) => WaitAsync(async () =>
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        return await http.GetStringAsync($"http://127.0.0.1:{port}/health", ct) == "Healthy";
+    }, $"service on port {port} healthy", ct);
 
     public HttpClient Client(int controller) => new() { BaseAddress = new Uri($"http://127.0.0.1:{Controllers[controller].HttpPort}"), Timeout = TimeSpan.FromSeconds(20) };
 
