@@ -28,6 +28,12 @@ var redis = builder.AddConnectionString("redis",
 // The Orleans cluster: membership in Redis. Silos advertise loopback (this machine); set
 // Orleans__Endpoints__AdvertisedIPAddress on each to spread silos over machines.
 var cluster = builder.AddOrleans("cluster").WithClustering(redis);
+// A fixed cluster id (Horizon:ClusterId) lets an agent on another test computer join this cluster with
+// Orleans__ClusterId and Orleans__ServiceId set to it (README, "Agents"); by default Aspire picks one per run.
+if (settings["ClusterId"] is { Length: > 0 } clusterId)
+{
+    cluster = cluster.WithClusterId(clusterId).WithServiceId(clusterId);
+}
 
 // Controller silos: the grains (hosts, guests, experiments, the campaign desk) and the HTTP API.
 // The API of controller-i answers on port Horizon:ApiPort + i (5080, 5081, ...): `horizon run --controller http://localhost:5080`.

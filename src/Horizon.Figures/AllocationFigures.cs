@@ -36,6 +36,7 @@ public static class AllocationFigures
 
         var slots = new List<Slot>();
         var hostCpus = 0;
+        var recordedHostCpus = HostTopologyRecord.LogicalCpus(doc.RootElement, 0);
         var index = 0;
         foreach (var g in guests.EnumerateArray())
         {
@@ -78,6 +79,8 @@ public static class AllocationFigures
             }
         }
 
+        // The host's topology as placement found it; a guest's own count only where none was recorded (inside a VM it is the VM's).
+        hostCpus = recordedHostCpus > 0 ? recordedHostCpus : hostCpus;
         return slots.Count == 0 || hostCpus == 0 ? null : (hostCpus, slots);
     }
 
@@ -112,6 +115,8 @@ public static class AllocationFigures
         plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual([.. placement.Slots.Select((s, i) => new Tick(i, s.Label))]);
         plot.Axes.Bottom.TickLabelStyle.Rotation = -30;
         plot.Axes.Bottom.TickLabelStyle.Alignment = Alignment.MiddleRight;
+        // Room for the rotated "guest vCPUn" labels (they were cut off at the bottom edge).
+        plot.Axes.Bottom.MinimumSize = 110;
         plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericManual([.. Enumerable.Range(0, placement.HostCpus).Select(c => new Tick(c, $"CPU {c}"))]);
         plot.Axes.SetLimits(-0.6, placement.Slots.Count - 0.4, -0.6, placement.HostCpus - 0.4);
         var title = string.Create(CultureInfo.InvariantCulture,

@@ -44,6 +44,7 @@ public static class StudyFigures
     public static FigureFile PlatformBars(IReadOnlyList<ResultRow> rows, string dir)
     {
         var first = rows[0].Experiment;
+        var schemes = rows.Select(r => r.Experiment.Scheme).Distinct().Count() > 1;
         var plot = new Plot();
         var bars = new List<Bar>();
         var ticks = new List<Tick>();
@@ -58,7 +59,7 @@ public static class StudyFigures
                 FillColor = Palette[i % Palette.Length],
                 Label = s is null ? "no data" : ResultsTable.Seconds(s.Mean),
             });
-            ticks.Add(new Tick(i, $"{rows[i].Experiment.Platform}\n{rows[i].Experiment.GuestLabel}"));
+            ticks.Add(new Tick(i, $"{rows[i].Experiment.Platform}\n{rows[i].Experiment.GuestLabel}" + (schemes ? $"\n{rows[i].Experiment.Scheme}" : "")));
         }
 
         var bp = plot.Add.Bars(bars);
@@ -68,7 +69,7 @@ public static class StudyFigures
         var title = $"{first.Workload} {ResultsTable.Parameters(first)}".Trim();
         plot.Title(title + (first.Metric.HigherIsBetter ? " (higher is better)" : " (lower is better)"));
         plot.YLabel(Unit(first) + ", mean ± 95% CI");
-        return Save(plot, dir, "bars-" + Slug($"{first.Workload}-{ResultsTable.Parameters(first)}-{first.Scheme}"), title);
+        return Save(plot, dir, "bars-" + Slug($"{first.Workload}-{ResultsTable.Parameters(first)}-{(schemes ? "schemes" : first.Scheme)}"), title);
     }
 
     /// <summary>

@@ -150,10 +150,23 @@ public static class HtmlReport
         // Figs 6.1–6.10: single-guest experiments, one figure per workload, parameters and scheme, one bar per platform.
         var single = rows.Where(r => r.Experiment.Guests.Length == 1 && r.Statistics is not null)
             .GroupBy(r => (r.Experiment.Workload, P: ResultsTable.Parameters(r.Experiment), r.Experiment.Scheme)).ToList();
-        if (single.Count > 0)
+        var compared = single.Where(g => g.Count() > 1).ToList();
+        if (compared.Count > 0)
         {
             sb.Append("<h2>Platforms compared (one guest)</h2>\n");
-            foreach (var g in single)
+            foreach (var g in compared)
+            {
+                Figure(StudyFigures.PlatformBars([.. g], figuresDir));
+            }
+        }
+        else if (single.Count > 0)
+        {
+            // One platform: a bar alone compares nothing. Compare its CPU schemes instead, where there are several.
+            var bySchemes = single.SelectMany(g => g).GroupBy(r => (r.Experiment.Workload, P: ResultsTable.Parameters(r.Experiment))).Where(g => g.Count() > 1).ToList();
+            sb.Append(bySchemes.Count > 0 ? "<h2>CPU schemes compared (one guest, one platform)</h2>\n"
+                : "<h2>One platform</h2>\n<p class=\"note\">Every workload ran on one platform under one scheme: there is nothing to set side by side as bars. " +
+                  "The table above gives each mean ± 95% CI; the per-round figures below show how the rounds spread; `horizon compare` sets this run against another.</p>\n");
+            foreach (var g in bySchemes)
             {
                 Figure(StudyFigures.PlatformBars([.. g], figuresDir));
             }

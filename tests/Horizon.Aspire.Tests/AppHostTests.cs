@@ -185,6 +185,9 @@ public sealed class AppHostTests(AppHostFixture stack)
         Assert.InRange(await Panel("Mean round duration per guest"), 0.1, 0.13);
         var recorded = await Dashboards.ValuesAsync(prometheus, "sum(horizon_rounds_recorded_total{workload=\"command\",outcome=\"measured\"})", ct);
         Assert.Equal(10, Assert.Single(recorded));
+        // One agent ran every campaign of this stack: its panel row counts every measured round the campaigns report.
+        var campaigns = System.Text.Json.Nodes.JsonNode.Parse(await api.GetStringAsync("api/campaigns", ct))!["submitted"]!.AsArray();
+        Assert.Equal(campaigns.Sum(c => (int)c!["measured"]!), await Panel("Rounds measured per agent"));
 
         // The CPU panel shows the last round's steal and I/O wait of each guest: the values stored with that round.
         var lastRound = (await Campaigns.ResultsAsync(api, "aspire-metrics", ct))

@@ -48,6 +48,12 @@ public sealed class FindingsTests
         // Four 1-vCPU guests on 2 CPUs under default must be slower; flat there contradicts the finding.
         List<ExperimentResult> crowded = [E("lxc", "superpi", "default", 1, 1.0), E("lxc", "superpi", "default", 4, 1.01)];
         Assert.Equal(FindingStatus.NotReproduced, Find(crowded, "The platform's own scheduler").Status);
+        // Inside a VM a guest counts its own vCPU, not the host's CPUs: the host's topology as placement found it decides.
+        var vm = E("qemu", "superpi", "default", 2, 1.02, cpus: 1);
+        vm = vm with { EnvironmentJson = vm.EnvironmentJson[..^1] + ""","host_control":{"host1":{"topology":"2 logical CPU(s), 2 core(s), 1 socket(s)","control":null}}}""" };
+        var inVm = Find([E("qemu", "superpi", "default", 1, 1.0, cpus: 1), vm], "The platform's own scheduler");
+        Assert.Equal(FindingStatus.Reproduced, inVm.Status);
+        Assert.Contains("2 vCPUs on 2 CPUs", inVm.Evidence, StringComparison.Ordinal);
         List<ExperimentResult> unfair = [E("lxc", "superpi", "shared-core", 1, 1.0), E("lxc", "superpi", "shared-core", 2, 1.2)];
         Assert.Equal(FindingStatus.NotReproduced, Find(unfair, "One shared core").Status);
     }

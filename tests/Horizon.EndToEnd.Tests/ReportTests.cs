@@ -69,9 +69,14 @@ public sealed partial class ReportTests : IDisposable
 
         var html = HtmlReport.Write("report", results, lab.Controller!.Store.RunOrder("report"), dir);
         var figures = Directory.GetFiles(Path.Combine(dir, "figures"), "*.svg");
-        // 2 platform-bar figures (one per scheme), 1 scheme figure, 4 per-round figures, 2 per-guest figures (one per
-        // scheme, figs 6.14-6.28) and 2 allocation diagrams (one per scheme, figs 6.11-6.13).
-        Assert.Equal(11, figures.Length);
+        // One platform: no lone platform bars, but 1 figure comparing the schemes (a bar each), 1 scheme figure, 4
+        // per-round figures, 2 per-guest figures (one per scheme, figs 6.14-6.28) and 2 allocation diagrams (figs 6.11-6.13).
+        Assert.Equal(10, figures.Length);
+        var bars = Assert.Single(figures, f => Path.GetFileName(f).StartsWith("bars-", StringComparison.Ordinal));
+        var barsSvg = await File.ReadAllTextAsync(bars, ct);
+        Assert.Contains("shared-core", barsSvg, StringComparison.Ordinal);
+        Assert.Contains("default", barsSvg, StringComparison.Ordinal);
+        Assert.Contains("CPU schemes compared (one guest, one platform)", await File.ReadAllTextAsync(html, ct), StringComparison.Ordinal);
         Assert.Equal(2, figures.Count(f => Path.GetFileName(f).StartsWith("allocation-", StringComparison.Ordinal)));
         Assert.Equal(2, figures.Count(f => Path.GetFileName(f).StartsWith("guests-", StringComparison.Ordinal)));
 

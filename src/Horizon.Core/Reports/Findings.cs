@@ -147,7 +147,11 @@ public static class StudyFindings
 
     private static bool Cpu(string workload) => workload is "superpi" or "masr" or "kernel-build" or "command";
 
-    /// <summary>The guests' vCPUs and the host's CPUs, from the experiment's recorded environment.</summary>
+    /// <summary>
+    /// The guests' vCPUs and the host's CPUs, from the experiment's recorded environment: the host's topology as the
+    /// placement discovered it ("N logical CPU(s)"); a guest's own CPU count only where that is missing — inside a VM
+    /// it counts the VM's vCPUs, not the host's CPUs.
+    /// </summary>
     private static (int Vcpus, int Cpus)? Capacity(ExperimentResult e)
     {
         try
@@ -165,6 +169,7 @@ public static class StudyFindings
                 cpus = Math.Max(cpus, g.TryGetProperty("cpus", out var c) && c.TryGetInt32(out var nc) ? nc : 0);
             }
 
+            cpus = HostTopologyRecord.LogicalCpus(doc.RootElement, cpus);
             return cpus > 0 ? (vcpus, cpus) : null;
         }
         catch (JsonException)
