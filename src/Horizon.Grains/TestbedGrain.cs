@@ -12,8 +12,16 @@ public sealed class TestbedGrain([PersistentState("testbed", HorizonGrainStorage
     public async Task Register(TestbedLayout layout)
     {
         var old = state.State.Layout;
-        // A campaign's registration does not know the agent; it keeps the one an agent gave.
-        layout = layout with { Agent = layout.Agent ?? old?.Agent };
+        if (layout.Agent is null && old is not null)
+        {
+            // A campaign's testbed file may name a subset, or other names: it adds and updates, and keeps what the
+            // serving agent registered from its own file (that registration, with an agent, is the whole layout).
+            layout = new TestbedLayout(layout.Name,
+                [.. old.Hosts.Where(h => layout.Hosts.All(n => n.Name != h.Name)).Concat(layout.Hosts)],
+                [.. old.Guests.Where(g => layout.Guests.All(n => n.Name != g.Name)).Concat(layout.Guests)],
+                old.Agent);
+        }
+
         if (old is not null && old.Agent == layout.Agent && old.Hosts.SequenceEqual(layout.Hosts) && old.Guests.SequenceEqual(layout.Guests))
         {
             return;

@@ -61,8 +61,24 @@ public sealed class AgentTests(ITestOutputHelper output)
     private async Task RunAsync(ClusterProcesses cluster, string fileA, string fileB, Testbed tbA, Testbed tbB)
     {
         HttpClient Api() => cluster.Client(Random.Shared.Next(2));
+        // agent-b's file also claims a guest nobody answers for (SSH to the discard port): the agent must report it.
+        var servedB = Path.Combine(Path.GetDirectoryName(fileB)!, "served-with-ghost.yaml");
+        var yaml = File.ReadAllText(fileB);
+        var at = yaml.IndexOf("\nguests:\n", StringComparison.Ordinal) + "\nguests:\n".Length;
+        File.WriteAllText(servedB, yaml[..at] + $"""
+            - name: ghost
+              host: {tbB.Hosts[0].Name}
+              platform: native
+              transport: ssh
+              ssh:
+                address: 127.0.0.1
+                port: 9
+                user: root
+                host_key: SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU
+
+            """ + yaml[at..]);
         await cluster.StartAgentAsync("agent-a", fileA, Ct);
-        await cluster.StartAgentAsync("agent-b", fileB, Ct);
+        await cluster.StartAgentAsync("agent-b", servedB, Ct);
 
         // The agents say who they are and which hosts they serve (by endpoint: the SSH address, port and user).
         var agents = await WaitAsync(async () =>
@@ -74,6 +90,23 @@ public sealed class AgentTests(ITestOutputHelper output)
         Assert.Equal(HostEndpoint.Of(tbA.Hosts[0]), a["hosts"]![0]!["endpoint"]!.GetValue<string>());
         Assert.Contains(tbA.ProbeNetworkNamespace!, a["probes"]!.GetValue<string>(), StringComparison.Ordinal);
         Assert.NotEqual(HostEndpoint.Of(tbA.Hosts[0]), HostEndpoint.Of(tbB.Hosts[0]));
+
+        // The guest agent-b cannot reach is reported by the agent and marked unreachable in its grain; the CLI shows both.
+        var b = await WaitAsync(async () => JsonNode.Parse(await Api().GetStringAsync("api/agents", Ct))!.AsArray()
+            .Single(x => x!["id"]!.GetValue<string>() == "agent-b")!["unreachable"]!.AsArray() is { Count: > 0 } u ? u : null, "agent-b reporting the ghost guest");
+        Assert.StartsWith($"{tbB.Name}/ghost: ", Assert.Single(b)!.GetValue<string>(), StringComparison.Ordinal);
+        var ghost = JsonNode.Parse(await Api().GetStringAsync($"api/testbeds/{tbB.Name}", Ct))!["guests"]!.AsArray()
+            .Single(g => g!["guest"]!["name"]!.GetValue<string>() == "ghost")!["guest"]!;
+        Assert.Equal("Unreachable", ghost["status"]!.GetValue<string>());
+        var url = $"http://127.0.0.1:{cluster.Controllers[0].HttpPort}";
+        var agentsOut = await Cli(["agents", "--controller", url]);
+        Assert.Contains("agent-a", agentsOut, StringComparison.Ordinal);
+        Assert.Contains("live", agentsOut, StringComparison.Ordinal);
+        Assert.Contains(HostEndpoint.Of(tbA.Hosts[0]), agentsOut.Replace("\n", "", StringComparison.Ordinal).Replace(" ", "", StringComparison.Ordinal)
+            .Replace("│", "", StringComparison.Ordinal), StringComparison.Ordinal);
+        Assert.Contains("ghost", await Cli(["testbeds", tbB.Name, "--controller", url]), StringComparison.Ordinal);
+        Assert.Contains(tbA.Name, await Cli(["testbeds", "--controller", url]), StringComparison.Ordinal);
+        Assert.Contains("cannot reach the controller", await Cli(["agents", "--controller", "http://127.0.0.1:9"], 2), StringComparison.Ordinal);
 
         // Two campaigns, one per lab, submitted together: each goes to its lab's agent, and they run at the same time.
         var watch = Stopwatch.StartNew();
@@ -196,6 +229,28 @@ public sealed class AgentTests(ITestOutputHelper output)
         var back = (await Api().GetFromJsonAsync<JsonArray>("api/agents", Ct))!.Single(x => x!["id"]!.GetValue<string>() == "agent-a")!;
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"agent-a restarted: first claim {back["firstClaimAfterSeconds"]} s after its start; healthy → campaign completed {(DateTimeOffset.UtcNow - restarted).TotalSeconds:0.0} s"));
+    }
+
+    /// <summary>Runs the built CLI (as a user would) and returns what it printed; the exit code must be <paramref name="exit"/>.</summary>
+    private static async Task<string> Cli(string[] args, int exit = 0)
+    {
+        var configuration = Path.GetFileName(AppContext.BaseDirectory.TrimEnd('/'));
+        var dll = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "Horizon.Cli", configuration, "horizon.dll"));
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add(dll);
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        psi.Environment["COLUMNS"] = "400";
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync(Ct);
+        var stderr = p.StandardError.ReadToEndAsync(Ct);
+        await p.WaitForExitAsync(Ct);
+        var text = await stdout + await stderr;
+        Assert.True(p.ExitCode == exit, $"horizon {string.Join(' ', args)}: exit {p.ExitCode}\n{text}");
+        return text;
     }
 
     private static async Task SubmitAsync(HttpClient api, string testbed, string campaign) =>
