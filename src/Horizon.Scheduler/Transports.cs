@@ -31,11 +31,14 @@ public interface IGuestTransport : IAsyncDisposable
 
 public static class Transports
 {
-    public static IGuestTransport For(GuestSpec guest) => For(guest.Name, guest.Transport, guest.Wrapper);
+    public static IGuestTransport For(GuestSpec guest) => guest.Transport.Kind == TransportKind.Exec
+        ? new ExecTransport(ExecTransport.Command(guest))
+        : For(guest.Name, guest.Transport, guest.Wrapper);
 
     public static IGuestTransport For(string name, TransportSpec spec, IReadOnlyList<string>? wrapper = null) => spec.Kind switch
     {
         TransportKind.Local => new LocalTransport(wrapper),
+        TransportKind.Exec => new ExecTransport([.. spec.Exec.Select(w => w.Replace("{instance}", name, StringComparison.Ordinal))]),
         _ => new SshTransport(name, spec),
     };
 }

@@ -28,6 +28,9 @@ public enum TransportKind
 {
     Local,
     Ssh,
+
+    /// <summary>A command on the agent's machine that runs the guest's shell: `docker exec -i C`, `podman exec -i C`, `lxc-attach -n C --`.</summary>
+    Exec,
 }
 
 public static class Names
@@ -56,6 +59,7 @@ public static class Names
     {
         ["local"] = TransportKind.Local,
         ["ssh"] = TransportKind.Ssh,
+        ["exec"] = TransportKind.Exec,
     };
 
     public static string Of(Platform p) => Platforms.First(kv => kv.Value == p).Key;
@@ -76,6 +80,9 @@ public sealed record TransportSpec(
     string? KnownHostsFile = null)
 {
     public static TransportSpec Local { get; } = new(TransportKind.Local);
+
+    /// <summary>Exec transport: the command that opens the guest's shell (<c>{instance}</c> stands for the guest's instance name).</summary>
+    public ImmutableArray<string> Exec { get; init; } = [];
 }
 
 public sealed record TestHost(string Name, Platform Platform, TransportSpec Transport, int Line)
@@ -104,6 +111,9 @@ public sealed record GuestSpec(
 
     /// <summary>QEMU guests: the QMP socket on the host, for the vCPU thread ids.</summary>
     public string? Qmp { get; init; }
+
+    /// <summary>Docker and Podman guests: the engine's command with its options on the host (default `docker` / `podman`), e.g. `docker -H unix:///run/x.sock`.</summary>
+    public string? Engine { get; init; }
 
     /// <summary>The guest as a router between the network peer's source and sink (the forward workload).</summary>
     public ForwardPath? Forward { get; init; }

@@ -64,7 +64,7 @@ public static class TestbedFile
             }
 
             var platform = h.OptionalEnum("platform", Platform.Native, Names.Platforms);
-            var transport = ReadTransport(h);
+            var transport = ReadTransport(h, guest: false);
             var controlCpus = h.OptionalInt("control_cpus", 1, 0, 4096);
             h.RejectUnknown();
             hosts.Add(new TestHost(hostName, platform, transport, (int)hostNodes[i].Start.Line) { ControlCpus = controlCpus });
@@ -91,7 +91,7 @@ public static class TestbedFile
                 ?? throw g.Error("host", $"no host named '{hostName}' in 'hosts'{(hosts.Count > 0 ? $" (known: {string.Join(", ", hosts.Select(x => x.Name))})" : "")}");
             var platform = g.OptionalEnum("platform", host.Platform, Names.Platforms);
             var vcpus = g.OptionalInt("vcpus", 1, 1, 4096);
-            var transport = ReadTransport(g);
+            var transport = ReadTransport(g, guest: true);
             var workdir = g.OptionalString("workdir") ?? "/var/tmp/horizon";
             if (!workdir.StartsWith('/'))
             {
@@ -102,6 +102,16 @@ public static class TestbedFile
             var instance = g.OptionalString("instance");
             var lxcPath = g.OptionalString("lxc_path");
             var qmp = g.OptionalString("qmp");
+            var engine = g.OptionalString("engine");
+            if (engine is not null && platform is not (Platform.Docker or Platform.Podman))
+            {
+                throw g.Error("engine", $"is for docker and podman guests; '{guestName}' is {Names.Of(platform)}");
+            }
+
+            if (engine is not null && engine.Trim().Length == 0)
+            {
+                throw g.Error("engine", "is empty: give the engine's command, e.g. `docker -H unix:///run/docker.sock`");
+            }
             if (lxcPath is not null && platform != Platform.Lxc)
             {
                 throw g.Error("lxc_path", $"is for lxc guests; '{guestName}' is {Names.Of(platform)}");
@@ -138,6 +148,7 @@ public static class TestbedFile
                 LxcPath = lxcPath,
                 Qmp = qmp,
                 Forward = forward,
+                Engine = engine?.Trim(),
             });
         }
 
@@ -146,7 +157,7 @@ public static class TestbedFile
         {
             var p = new YamlFields(file, "peer", peerNode);
             var peerName = RequireName(p, "name");
-            var transport = ReadTransport(p);
+            var transport = ReadTransport(p, guest: false);
             var data = p.RequireString("address");
             p.RejectUnknown();
             peer = new NetworkPeer(peerName, transport, data);
@@ -167,9 +178,52 @@ public static class TestbedFile
         return value;
     }
 
-    private static TransportSpec ReadTransport(YamlFields f)
+    /// <summary>The exec transport's shorthands: the engine's own command to open a shell in the guest.</summary>
+    private static readonly Dictionary<string, string[]> ExecShorthands = new(StringComparer.Ordinal)
+    {
+        ["docker"] = ["docker", "exec", "-i", "{instance}"],
+        ["podman"] = ["podman", "exec", "-i", "{instance}"],
+        ["lxc"] = ["lxc-attach", "-n", "{instance}", "--"],
+    };
+
+    private static TransportSpec ReadTransport(YamlFields f, bool guest)
     {
         var kind = f.OptionalEnum("transport", TransportKind.Local, Names.Transports);
+        if (kind == TransportKind.Exec || f.TryGet("exec", out _))
+        {
+            if (!guest)
+            {
+                throw f.Error("transport", "exec is for guests (a container's shell); a host or peer is reached locally or over ssh");
+            }
+
+            if (kind != TransportKind.Exec)
+            {
+                throw f.Error("exec", "is given but transport is not exec; set transport: exec");
+            }
+
+            if (!f.TryGet("exec", out var execNode))
+            {
+                throw f.Error("exec", "is required when transport is exec: docker, podman, lxc, or the command as a list, e.g. [docker, -H, unix:///run/d.sock, exec, -i, \"{instance}\"]");
+            }
+
+            ImmutableArray<string> command;
+            if (execNode is YamlDotNet.RepresentationModel.YamlScalarNode scalar)
+            {
+                command = ExecShorthands.TryGetValue(scalar.Value ?? "", out var shorthand) ? [.. shorthand]
+                    : throw f.Error("exec", $"'{scalar.Value}' is not docker, podman or lxc; give any other command as a list");
+            }
+            else
+            {
+                command = f.OptionalStringList("exec").ToImmutableArray();
+                if (command.IsEmpty || command.Any(string.IsNullOrWhiteSpace))
+                {
+                    throw f.Error("exec", "the command list is empty or has an empty word");
+                }
+            }
+
+            return TransportSpec.Local with { Kind = TransportKind.Exec, Exec = command };
+        }
+
         if (!f.TryGet("ssh", out var sshNode))
         {
             if (kind == TransportKind.Ssh)

@@ -87,6 +87,11 @@ public static class TestbedWriter
             g.Add("qmp", qmp);
         }
 
+        if (guest.Engine is { } engine)
+        {
+            g.Add("engine", engine);
+        }
+
         if (!guest.Wrapper.IsDefaultOrEmpty)
         {
             g.Add("wrapper", new YamlSequenceNode(guest.Wrapper.Select(w => new YamlScalarNode(w))));
@@ -114,6 +119,13 @@ public static class TestbedWriter
 
     private static void AddTransport(YamlMappingNode node, TransportSpec transport)
     {
+        if (transport.Kind == TransportKind.Exec)
+        {
+            node.Add("transport", Names.Of(TransportKind.Exec));
+            node.Add("exec", new YamlSequenceNode(transport.Exec.Select(w => new YamlScalarNode(w) { Style = YamlDotNet.Core.ScalarStyle.DoubleQuoted })));
+            return;
+        }
+
         if (transport.Kind != TransportKind.Ssh)
         {
             return;
