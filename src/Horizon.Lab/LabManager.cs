@@ -106,6 +106,16 @@ public sealed class LabManager(string directory)
             {
                 await QemuBuilder.StartAsync(lab, h, k, ct);
             }
+
+            if (spec.DockerGuests > 0)
+            {
+                await EngineBuilder.StartAsync(lab, "docker", h, spec.DockerGuests, ct);
+            }
+
+            if (spec.PodmanGuests > 0)
+            {
+                await EngineBuilder.StartAsync(lab, "podman", h, spec.PodmanGuests, ct);
+            }
         }
 
         if (spec.XenGuests > 0)
@@ -113,7 +123,7 @@ public sealed class LabManager(string directory)
             await XenBuilder.StartAsync(lab, ct);
         }
 
-        foreach (var m in lab.State.Machines.Where(m => m.Platform != Names.Of(Platform.Xen)).ToList())
+        foreach (var m in lab.State.Machines.Where(m => m.Platform != Names.Of(Platform.Xen) && m.SshPort != 0).ToList())
         {
             await LabNetwork.WaitForSshAsync(m, ct);
             if (m.Platform == XenBuilder.Dom0)
@@ -136,6 +146,11 @@ public sealed class LabManager(string directory)
             throw new LabException("--forward uses the subnets 10.(S+1..S+3).0.0/16: pick --subnet 252 or lower");
         }
 
+        if (spec.DockerGuests + spec.PodmanGuests > 0)
+        {
+            throw new LabException("--forward gives each guest its own links; docker and podman guests share their host's network (leave them out, or --forward out)");
+        }
+
         var paths = spec.Hosts * (1 + spec.LxcGuests + spec.QemuGuests);
         return paths <= 250 ? paths
             : throw new LabException($"--forward gives each guest its own links; {paths} guests is more than the 250 the addressing allows");
@@ -148,6 +163,12 @@ public sealed class LabManager(string directory)
         if (state is null)
         {
             return false;
+        }
+
+        // Containers first, while their engine runs: removing them takes their mounts along.
+        foreach (var e in state.Engines)
+        {
+            await EngineBuilder.DownAsync(e, m => log?.Invoke($"lab {name}: {m}"), ct);
         }
 
         foreach (var p in state.Processes)
@@ -175,6 +196,8 @@ public sealed class LabManager(string directory)
             }
         }
 
+        // What an engine left mounted in its directory (dockerd's namespace handle) would stop the directory's removal.
+        await EngineBuilder.UnmountUnderAsync(Path.Combine(Directory, name), ct);
         System.IO.Directory.Delete(Path.Combine(Directory, name), recursive: true);
         return true;
     }

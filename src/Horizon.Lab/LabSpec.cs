@@ -9,6 +9,12 @@ public sealed record LabSpec(string Name = "hz", int Hosts = 1, bool Peer = true
     /// <summary>The dom0 image and hypervisor built by scripts/build-xen.sh.</summary>
     public string? XenImage { get; init; }
 
+    /// <summary>Docker containers per host (the lab's own dockerd), reached with `docker exec`.</summary>
+    public int DockerGuests { get; init; }
+
+    /// <summary>Podman containers per host (runc, the lab's own storage), reached with `podman exec`.</summary>
+    public int PodmanGuests { get; init; }
+
     /// <summary>Gives every guest a forwarding path: a link from a traffic source and a link to a sink (the forward workload).</summary>
     public bool Forward { get; init; }
 

@@ -22,7 +22,13 @@ public sealed class LabState
     public Dictionary<string, List<int>> VcpuThreads { get; set; } = [];
 
     public string? TestbedFile { get; set; }
+
+    /// <summary>Container engines the lab started (docker) or gave storage to (podman), with their containers.</summary>
+    public List<LabEngine> Engines { get; set; } = [];
 }
+
+/// <summary>A container engine of the lab: its command with the lab's options, its directory, the containers it runs.</summary>
+public sealed record LabEngine(string Kind, string Command, string Directory, List<string> Containers);
 
 /// <summary>A long-lived process the lab started, and the text of its command line that proves a pid is still it.</summary>
 public sealed record LabProcess(int Pid, string Marker, string Role);
@@ -40,7 +46,11 @@ public sealed record LabContainer(string Name, string Namespace, string LxcPath)
 /// A machine of the lab reachable over SSH: a test host or the peer (platform "native"), a guest ("lxc", "qemu", "xen"
 /// — the <see cref="Config.Platform"/> names), or the Xen host's dom0 (<see cref="XenBuilder.Dom0"/>).
 /// </summary>
-public sealed record LabMachine(string Name, string Namespace, string Address, int SshPort, string HostKeyFingerprint, bool IsPeer, string Platform = "native", string? Host = null);
+public sealed record LabMachine(string Name, string Namespace, string Address, int SshPort, string HostKeyFingerprint, bool IsPeer, string Platform = "native", string? Host = null)
+{
+    /// <summary>Docker and Podman guests: the engine's command (with the lab's socket or storage); they have no sshd (SshPort 0).</summary>
+    public string? Engine { get; init; }
+}
 
 /// <summary>The labs' state files under one directory: lab NAME's at NAME/state.json.</summary>
 public sealed class LabStateFiles(string directory)

@@ -47,6 +47,17 @@ public static class LabTestbed
             });
         }
 
+        foreach (var m in state.Machines.Where(m => m.Platform is "docker" or "podman"))
+        {
+            // No sshd in them: the exec transport through the lab's own engine, which also applies and reads back the schemes.
+            var exec = new TransportSpec(TransportKind.Exec) { Exec = [.. m.Engine!.Split(' '), "exec", "-i", "{instance}"] };
+            guests.Add(new GuestSpec(m.Name, m.Host!, m.Platform == "docker" ? Platform.Docker : Platform.Podman, 1, exec, "/var/tmp/horizon", [], 0)
+            {
+                Instance = m.Name,
+                Engine = m.Engine,
+            });
+        }
+
         var peer = state.Machines.FirstOrDefault(m => m.IsPeer) is { } p ? new NetworkPeer(p.Name, Ssh(p), p.Address) : null;
         return new Testbed($"lab-{spec.Name}", Path.Combine(labDirectory, "testbed.yaml"), spec.ProbeAddress, 0, spec.Namespace("ctl"), [.. hosts], [.. guests], peer);
     }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Horizon.Config;
 using Horizon.Lab;
+using Horizon.Scheduler.Platforms;
 using Horizon.Workloads;
 
 namespace Horizon.EndToEnd.Tests;
@@ -222,6 +223,79 @@ public sealed class LabTests
         finally
         {
             await new LabManager(dir).DownAsync(spec.Name, null, CancellationToken.None);
+            if (Directory.Exists(dir))
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+        }
+    }
+
+    [Trait("needs", "lab-image")]
+    [Fact]
+    public async Task Docker_and_podman_guests_run_superpi_and_masr_over_exec_under_default_and_shared_core_read_back_from_the_kernel()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "horizon-lab-" + Guid.NewGuid().ToString("N")[..8]);
+        var spec = NewSpec() with { Peer = false, DockerGuests = 2, PodmanGuests = 2 };
+        var manager = new LabManager(dir);
+        int? dockerd = null;
+        try
+        {
+            var state = await manager.UpAsync(spec, null, Ct);
+            dockerd = state.Processes.Single(p => p.Role.EndsWith("dockerd", StringComparison.Ordinal)).Pid;
+            var testbed = TestbedFile.Load(state.TestbedFile!);
+            Assert.All(testbed.Guests.Where(g => g.Platform is Platform.Docker or Platform.Podman), g => Assert.Equal(TransportKind.Exec, g.Transport.Kind));
+            await using var lab = await Lab.StartAsync(testbed.ProbeNetworkNamespace, testbed.ProbeAddress);
+            var (outcome, results) = await lab.RunAsync("""
+                campaign: engines
+                rounds: 2
+                round_timeout: 2m
+                cpu_schemes: [default, shared-core]
+                experiments:
+                  - workload: superpi
+                    digits: 20000
+                    guests: [host1-docker1, host1-docker2]
+                    guest_counts: [1, 2]
+                  - workload: masr
+                    size: 16M
+                    guests: [host1-docker1, host1-docker2]
+                    guest_counts: [1, 2]
+                  - workload: superpi
+                    digits: 20000
+                    guests: [host1-podman1, host1-podman2]
+                    guest_counts: [1, 2]
+                  - workload: masr
+                    size: 16M
+                    guests: [host1-podman1, host1-podman2]
+                    guest_counts: [1, 2]
+                """, testbed);
+            Assert.True(outcome.AllCompleted, string.Join("; ", outcome.Experiments.Select(x => x.Note)));
+            Assert.Equal(16, results.Length);
+            var all = (await Sh("nproc --all")).Trim() is var n && int.Parse(n, System.Globalization.CultureInfo.InvariantCulture) > 1 ? $"0-{int.Parse(n, System.Globalization.CultureInfo.InvariantCulture) - 1}" : "0";
+            foreach (var e in results)
+            {
+                Assert.Equal(0, e.FailedCount);
+                Assert.Equal(2 * e.Guests.Length, e.Rounds.Count(r => r.Measured));
+                using var env = System.Text.Json.JsonDocument.Parse(e.EnvironmentJson);
+                var guests = env.RootElement.GetProperty("guests").EnumerateArray().ToList();
+                // Reached with the engine's exec, no sshd; the placement read back (from the kernel: /proc/1/status in the container).
+                Assert.All(guests, g => Assert.Matches($"^exec \\((env CONTAINERS_CONF=\\S+ )?/usr/bin/{e.Platforms[0]} .* exec -i {g.GetProperty("name").GetString()}\\)$", g.GetProperty("transport").GetString()));
+                var readBack = guests.Select(g => g.GetProperty("placement").GetProperty("read_back")[0].GetString()!).ToList();
+                if (e.Scheme == "default")
+                {
+                    Assert.All(readBack, r => Assert.True(CpuList.Same(r, all), $"{e.Key}: default read back {r}, the host has {all}"));
+                }
+                else
+                {
+                    Assert.Single(readBack.Distinct());
+                    Assert.Single(CpuList.Parse(readBack[0]));
+                }
+            }
+        }
+        finally
+        {
+            await new LabManager(dir).DownAsync(spec.Name, null, CancellationToken.None);
+            Assert.Equal("", (await Sh($"awk '{{print $2}}' /proc/mounts | grep -F '{dir}/' || true")).Trim());
+            Assert.True(dockerd is null || !Alive(dockerd.Value), "the lab's dockerd outlived `lab down`");
             if (Directory.Exists(dir))
             {
                 Directory.Delete(dir, recursive: true);
