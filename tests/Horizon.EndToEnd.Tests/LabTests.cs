@@ -384,7 +384,8 @@ public sealed class LabTests
     /// <summary>
     /// Xen for real, in the reduced form CI can afford on 2 cores (the nested host is emulated twice over): Xen 4.17 under
     /// QEMU/TCG, two PV domUs created by the lab one at a time, a CPU and a memory workload under default and shared-core,
-    /// 2 rounds each, both domUs concurrent. The schemes must be read back from the real `xl vcpu-list`.
+    /// 2 rounds each, both domUs concurrent, and one domU under exclusive (dom0 on one core, the domU on the other). The
+    /// schemes must be read back from the real `xl vcpu-list`.
     /// </summary>
     [Trait("needs", "lab-image")]
     [Fact]
@@ -413,15 +414,26 @@ public sealed class LabTests
                         digits: 5000
                       - workload: masr
                         size: 16M
+                      # Exclusive on a 2-pCPU host: dom0 keeps one core (reduced to one vCPU), one domU gets the other.
+                      - workload: superpi
+                        digits: 5000
+                        guests: [xen1-domu1]
+                        concurrent: false
+                        cpu_schemes: [exclusive]
                     """, testbed, TimeSpan.FromMinutes(25));
                 Assert.True(outcome.AllCompleted, string.Join("; ", outcome.Experiments.Select(x => x.Note)));
-                Assert.Equal(4, results.Length);
+                Assert.Equal(5, results.Length);
                 foreach (var e in results)
                 {
-                    // Both domUs measured by probes in both rounds.
-                    Assert.Equal(4, e.Rounds.Count(r => r.Measured && r.Seconds > 0));
+                    // Every domU of the experiment measured by probes in both rounds.
+                    Assert.Equal(2 * e.Guests.Length, e.Rounds.Count(r => r.Measured && r.Seconds > 0));
                     Assert.Equal("xen", e.Platform);
                 }
+
+                // Exclusive, read back from the real xl: the domU alone on CPU 1, dom0 on CPU 0 with one vCPU.
+                var exclusive = Assert.Single(results, e => e.Scheme == "exclusive");
+                Assert.Contains("\"adapter\":\"xen\",\"planned\":[\"1\"],\"read_back\":[\"1\"]", exclusive.EnvironmentJson, StringComparison.Ordinal);
+                Assert.Contains("\"cpus\":\"0\",\"vcpus\":1", exclusive.EnvironmentJson, StringComparison.Ordinal);
 
                 foreach (var free in results.Where(e => e.Scheme == "default"))
                 {

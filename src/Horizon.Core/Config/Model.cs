@@ -89,7 +89,17 @@ public sealed record TestHost(string Name, Platform Platform, TransportSpec Tran
 {
     /// <summary>Cores kept for host control (dom0, the host's own processes) under the exclusive scheme.</summary>
     public int ControlCpus { get; init; } = 1;
+
+    /// <summary>VMware ESXi hosts: where the vSphere API is and how to log in (the password by reference only).</summary>
+    public VSphereAccess? VSphere { get; init; }
 }
+
+/// <summary>
+/// The vSphere API of an ESXi host or vCenter, for govc: the SDK URL (no credentials in it), the user, and the password
+/// by reference — an environment variable or a file, read where govc runs, at the moment it runs — so it is never in a
+/// testbed, a result, an export or a log. <see cref="HostName"/>: the host's name in the inventory, when the API has several.
+/// </summary>
+public sealed record VSphereAccess(string Url, string User, string? PasswordEnv, string? PasswordFile, bool Insecure, string? HostName);
 
 public sealed record GuestSpec(
     string Name,

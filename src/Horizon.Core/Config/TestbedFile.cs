@@ -66,8 +66,9 @@ public static class TestbedFile
             var platform = h.OptionalEnum("platform", Platform.Native, Names.Platforms);
             var transport = ReadTransport(h, guest: false);
             var controlCpus = h.OptionalInt("control_cpus", 1, 0, 4096);
+            var vsphere = ReadVSphere(h, platform);
             h.RejectUnknown();
-            hosts.Add(new TestHost(hostName, platform, transport, (int)hostNodes[i].Start.Line) { ControlCpus = controlCpus });
+            hosts.Add(new TestHost(hostName, platform, transport, (int)hostNodes[i].Start.Line) { ControlCpus = controlCpus, VSphere = vsphere });
         }
 
         var guests = new List<GuestSpec>();
@@ -176,6 +177,53 @@ public static class TestbedFile
         }
 
         return value;
+    }
+
+    private static VSphereAccess? ReadVSphere(YamlFields h, Platform platform)
+    {
+        if (!h.TryGet("vsphere", out var node))
+        {
+            return null;
+        }
+
+        if (platform != Platform.VmwareEsxi)
+        {
+            throw h.Error("vsphere", $"is for vmware-esxi hosts; this host is {Names.Of(platform)}");
+        }
+
+        var v = new YamlFields(h.File, h.FieldPath("vsphere"), node);
+        var url = v.RequireString("url");
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("https" or "http"))
+        {
+            throw v.Error("url", $"expected the SDK's https URL (https://HOST/sdk), got '{url}'");
+        }
+
+        if (uri.UserInfo.Length > 0)
+        {
+            throw v.Error("url", "holds credentials: give the user as `user` and the password as password_env or password_file (a URL is stored with the results)");
+        }
+
+        var user = v.RequireString("user");
+        var env = v.OptionalString("password_env");
+        var file = v.OptionalString("password_file");
+        if ((env is null) == (file is null))
+        {
+            throw v.Error("password_env", "give exactly one of password_env (an environment variable's name) or password_file (a file holding the password); never the password itself");
+        }
+
+        if (env is not null && !System.Text.RegularExpressions.Regex.IsMatch(env, "^[A-Za-z_][A-Za-z0-9_]*$"))
+        {
+            throw v.Error("password_env", $"'{env}' is not an environment variable's name");
+        }
+
+        if (file is not null && !file.StartsWith('/'))
+        {
+            throw v.Error("password_file", $"must be an absolute path, got '{file}'");
+        }
+
+        var access = new VSphereAccess(url, user, env, file, v.OptionalBool("insecure", false), v.OptionalString("host"));
+        v.RejectUnknown();
+        return access;
     }
 
     /// <summary>The exec transport's shorthands: the engine's own command to open a shell in the guest.</summary>

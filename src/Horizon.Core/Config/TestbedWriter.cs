@@ -58,6 +58,32 @@ public static class TestbedWriter
             h.Add("control_cpus", Number(host.ControlCpus));
         }
 
+        if (host.VSphere is { } v)
+        {
+            var m = new YamlMappingNode { { "url", v.Url }, { "user", v.User } };
+            if (v.PasswordEnv is { } env)
+            {
+                m.Add("password_env", env);
+            }
+
+            if (v.PasswordFile is { } file)
+            {
+                m.Add("password_file", file);
+            }
+
+            if (v.Insecure)
+            {
+                m.Add("insecure", "true");
+            }
+
+            if (v.HostName is { } name)
+            {
+                m.Add("host", name);
+            }
+
+            h.Add("vsphere", m);
+        }
+
         AddTransport(h, host.Transport);
         return h;
     }

@@ -43,7 +43,7 @@ internal sealed class CpuPlacement(IGrainFactory grains, Testbed testbed, GuestS
                 var transport = members.All(m => m.Guest.Platform == Platform.Native) && host.Transport.Kind == TransportKind.Local
                     ? run.Transport(members[0].Index) : sessions.Host(host);
                 var platformView = members.Select(m => PlatformAdapter.For(m.Guest.Platform)).FirstOrDefault(a => a is not null);
-                topologies[host.Name] = topology = (platformView is null ? null : await platformView.DiscoverTopologyAsync(sessions.Host(host), ct))
+                topologies[host.Name] = topology = (platformView is null ? null : await platformView.DiscoverTopologyAsync(host, sessions.Host(host), ct))
                     ?? await HostTopology.DiscoverAsync(transport, ct);
             }
 
