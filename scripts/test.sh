@@ -24,6 +24,8 @@ if [ ${#filters[@]} -eq 0 ]; then
   scripts/build-vm.sh || { echo "0 passed, 1 failed"; exit 1; }
   # The nested Xen host's image (Xen 4.17 + dom0 root, ~2 minutes the first time, cached under .cache/xen).
   scripts/build-xen.sh || { echo "0 passed, 1 failed"; exit 1; }
+  # govc and vcsim (the vSphere API simulator) from Debian's govmomi source (~1 minute the first time, .cache/govc).
+  scripts/build-govc.sh || { echo "0 passed, 1 failed"; exit 1; }
 fi
 dotnet build Horizon.Aspire.sln -c Release -nologo -v quiet || { echo "0 passed, 1 failed"; exit 1; }
 # One test project at a time: the lab tests load both cores (QEMU, line-rate forwarding), and the timing tests measure

@@ -27,7 +27,8 @@ public sealed class EsxiAdapter : PlatformAdapter
         }
 
         var password = v.PasswordEnv is { } env ? $"\"${{{env}}}\"" : $"\"$(cat {Q(v.PasswordFile!)})\"";
-        return $"GOVC_URL={Q(v.Url)} GOVC_USERNAME={Q(v.User)} GOVC_PASSWORD={password} GOVC_INSECURE={(v.Insecure ? 1 : 0)} govc";
+        // No session cache (~/.govmomi): nothing written to the home directory, and every command logs in with the reference.
+        return $"GOVC_URL={Q(v.Url)} GOVC_USERNAME={Q(v.User)} GOVC_PASSWORD={password} GOVC_INSECURE={(v.Insecure ? 1 : 0)} GOVC_PERSIST_SESSION=false govc";
     }
 
     public override Task ApplyAsync(HostContext host, GuestSpec guest, IReadOnlyList<string>? vcpus, CancellationToken ct) =>
