@@ -39,6 +39,10 @@ public sealed class LabUpCommand : AsyncCommand<LabUpCommand.Settings>
         [Description("QEMU (TCG) guests per host (needs scripts/build-rootfs.sh and scripts/build-vm.sh). Default 0.")]
         public int Qemu { get; init; }
 
+        [CommandOption("--libvirt <N>")]
+        [Description("libvirt domains per host (platform kvm; type qemu, TCG here) through the lab's own libvirtd (Debian's libvirt-daemon-system). Default 0.")]
+        public int Libvirt { get; init; }
+
         [CommandOption("--docker <N>")]
         [Description("Docker containers per host: the lab's own dockerd (Debian's docker.io), the rootfs imported as an image, reached with docker exec. Default 0.")]
         public int Docker { get; init; }
@@ -77,7 +81,7 @@ public sealed class LabUpCommand : AsyncCommand<LabUpCommand.Settings>
 
         try
         {
-            var state = await settings.Manager.UpAsync(new LabSpec(settings.Name, settings.Hosts, !settings.NoPeer, settings.Subnet, settings.Lxc, Path.GetFullPath(settings.Rootfs), settings.Qemu, Path.GetFullPath(settings.VmKernel)) { Forward = settings.Forward, DockerGuests = settings.Docker, PodmanGuests = settings.Podman, XenGuests = settings.Xen, XenImage = Path.GetFullPath(settings.XenImage) }, m => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(m)}[/]"), cancellationToken);
+            var state = await settings.Manager.UpAsync(new LabSpec(settings.Name, settings.Hosts, !settings.NoPeer, settings.Subnet, settings.Lxc, Path.GetFullPath(settings.Rootfs), settings.Qemu, Path.GetFullPath(settings.VmKernel)) { Forward = settings.Forward, LibvirtGuests = settings.Libvirt, DockerGuests = settings.Docker, PodmanGuests = settings.Podman, XenGuests = settings.Xen, XenImage = Path.GetFullPath(settings.XenImage) }, m => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(m)}[/]"), cancellationToken);
             AnsiConsole.MarkupLine($"lab [bold]{settings.Name}[/] is up: {state.Machines.Count} machine(s). Testbed: [bold]{Markup.Escape(state.TestbedFile!)}[/]");
             AnsiConsole.MarkupLine($"  horizon run -t {Markup.Escape(state.TestbedFile!)}");
             return 0;

@@ -82,14 +82,28 @@ internal static class EngineBuilder
         }
     }
 
-    /// <summary>Removes the containers (their mounts with them), then whatever the engine left mounted under its directory.</summary>
+    /// <summary>Removes the containers (their mounts with them) or destroys the libvirt domains, through their engine.</summary>
     public static async Task DownAsync(LabEngine e, Action<string>? log, CancellationToken ct)
     {
-        if (e.Containers.Count > 0)
+        if (e.Containers.Count == 0)
         {
-            log?.Invoke($"removing {e.Kind} containers {string.Join(", ", e.Containers)}");
-            await Shell.Sh($"timeout 60 {e.Command} rm -f {string.Join(' ', e.Containers)} > /dev/null 2>&1; true", ct);
+            return;
         }
+
+        if (e.Kind == "libvirt")
+        {
+            // Destroyed through libvirtd while it runs: it removes the domains' cgroups and taps' bookkeeping itself.
+            log?.Invoke($"destroying libvirt domains {string.Join(", ", e.Containers)}");
+            foreach (var d in e.Containers)
+            {
+                await Shell.Sh($"timeout 60 {e.Command} destroy {d} > /dev/null 2>&1; timeout 30 {e.Command} undefine {d} > /dev/null 2>&1; true", ct);
+            }
+
+            return;
+        }
+
+        log?.Invoke($"removing {e.Kind} containers {string.Join(", ", e.Containers)}");
+        await Shell.Sh($"timeout 60 {e.Command} rm -f {string.Join(' ', e.Containers)} > /dev/null 2>&1; true", ct);
     }
 
     /// <summary>Mounts under <paramref name="directory"/> (dockerd's namespace handle, a container's shm): unmounted, deepest first.</summary>

@@ -107,6 +107,15 @@ public sealed class LabManager(string directory)
                 await QemuBuilder.StartAsync(lab, h, k, ct);
             }
 
+            if (spec.LibvirtGuests > 0)
+            {
+                var virsh = await LibvirtBuilder.StartDaemonAsync(lab, h, ct);
+                for (var k = 1; k <= spec.LibvirtGuests; k++)
+                {
+                    await LibvirtBuilder.StartGuestAsync(lab, h, k, virsh, ct);
+                }
+            }
+
             if (spec.DockerGuests > 0)
             {
                 await EngineBuilder.StartAsync(lab, "docker", h, spec.DockerGuests, ct);
@@ -146,9 +155,9 @@ public sealed class LabManager(string directory)
             throw new LabException("--forward uses the subnets 10.(S+1..S+3).0.0/16: pick --subnet 252 or lower");
         }
 
-        if (spec.DockerGuests + spec.PodmanGuests > 0)
+        if (spec.DockerGuests + spec.PodmanGuests + spec.LibvirtGuests > 0)
         {
-            throw new LabException("--forward gives each guest its own links; docker and podman guests share their host's network (leave them out, or --forward out)");
+            throw new LabException("--forward gives each guest its own links; not yet to docker, podman or libvirt guests (leave them out, or --forward out)");
         }
 
         var paths = spec.Hosts * (1 + spec.LxcGuests + spec.QemuGuests);

@@ -15,6 +15,9 @@ public sealed record LabSpec(string Name = "hz", int Hosts = 1, bool Peer = true
     /// <summary>Podman containers per host (runc, the lab's own storage), reached with `podman exec`.</summary>
     public int PodmanGuests { get; init; }
 
+    /// <summary>libvirt domains (type='qemu', TCG) per host, through the lab's own libvirtd: the kvm platform's tool chain.</summary>
+    public int LibvirtGuests { get; init; }
+
     /// <summary>Gives every guest a forwarding path: a link from a traffic source and a link to a sink (the forward workload).</summary>
     public bool Forward { get; init; }
 

@@ -47,6 +47,12 @@ public static class LabTestbed
             });
         }
 
+        foreach (var m in state.Machines.Where(m => m.Platform == Names.Of(Platform.Kvm)))
+        {
+            // Over SSH like the QEMU guests; the kvm adapter pins and reads back through the lab's own libvirtd.
+            guests.Add(new GuestSpec(m.Name, m.Host!, Platform.Kvm, 1, Ssh(m), "/var/tmp/horizon", [], 0) { Instance = m.Name, Engine = m.Engine });
+        }
+
         foreach (var m in state.Machines.Where(m => m.Platform is "docker" or "podman"))
         {
             // No sshd in them: the exec transport through the lab's own engine, which also applies and reads back the schemes.

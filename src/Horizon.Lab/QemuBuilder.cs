@@ -30,17 +30,7 @@ internal static class QemuBuilder
         var hostNs = spec.Namespace($"host{host}");
         lab.Log($"{name} ({address}), QEMU (TCG) on host{host}");
         var vmDir = Path.Combine(lab.Directory, "qemu", name);
-        var staging = Path.Combine(vmDir, "staging");
-        System.IO.Directory.CreateDirectory(vmDir);
-        var fingerprint = await GuestRoots.CopyAsync(rootfsCache, staging, lab.Directory, ct);
-        // The kernel-build workload's source, as Debian's linux-source puts it on the host.
-        // Extracted here, at native speed, into the workload's source cache: extracting 1.5 GB under TCG takes many minutes.
-        await Shell.Sh($"for src in /usr/src/linux-source-*.tar.*; do [ -f \"$src\" ] || continue; mkdir -p {staging}/usr/src && cp \"$src\" {staging}/usr/src/; " +
-                 $"c={staging}{Workloads.KernelBuildWorkload.SourceCache}/$(basename \"$src\"); mkdir -p \"$c\" && tar -xf \"$src\" -C \"$c\" --strip-components=1 && touch \"$c/.horizon-extracted\"; done; true", ct);
-        await File.WriteAllTextAsync($"{staging}/horizon-vm-init", VmInit, ct);
-        await Shell.Must($"chmod +x {staging}/horizon-vm-init", ct);
-        var disk = Path.Combine(vmDir, "root.ext4");
-        await Shell.Must($"mkfs.ext4 -q -d {staging} {disk} 6G && rm -rf {staging}", ct);
+        var (disk, fingerprint) = await PrepareDiskAsync(lab, rootfsCache, vmDir, ct);
         var tap = $"hz{spec.Subnet}q{host}x{index}";
         await Shell.Must($"ip netns exec {hostNs} ip tuntap add {tap} mode tap && ip netns exec {hostNs} ip link set {tap} master br0 up", ct);
         var forwardNics = "";
@@ -80,6 +70,26 @@ internal static class QemuBuilder
         var port = LabNetwork.SshForwarder(lab, name, hostNs, address);
         lab.State.Machines.Add(new LabMachine(name, hostNs, address, port, fingerprint, false, Names.Of(Platform.Qemu), $"host{host}"));
         lab.Save();
+    }
+
+    /// <summary>
+    /// A VM's root disk: a copy of the lab rootfs (its own sshd host key, whose fingerprint is returned) with the kernel
+    /// source extracted for kernel-build and the lab's VM init, as a 6 GB sparse ext4 image in <paramref name="vmDir"/>.
+    /// </summary>
+    public static async Task<(string Disk, string Fingerprint)> PrepareDiskAsync(LabSession lab, string rootfsCache, string vmDir, CancellationToken ct)
+    {
+        var staging = Path.Combine(vmDir, "staging");
+        System.IO.Directory.CreateDirectory(vmDir);
+        var fingerprint = await GuestRoots.CopyAsync(rootfsCache, staging, lab.Directory, ct);
+        // The kernel-build workload's source, as Debian's linux-source puts it on the host.
+        // Extracted here, at native speed, into the workload's source cache: extracting 1.5 GB under TCG takes many minutes.
+        await Shell.Sh($"for src in /usr/src/linux-source-*.tar.*; do [ -f \"$src\" ] || continue; mkdir -p {staging}/usr/src && cp \"$src\" {staging}/usr/src/; " +
+                 $"c={staging}{Workloads.KernelBuildWorkload.SourceCache}/$(basename \"$src\"); mkdir -p \"$c\" && tar -xf \"$src\" -C \"$c\" --strip-components=1 && touch \"$c/.horizon-extracted\"; done; true", ct);
+        await File.WriteAllTextAsync($"{staging}/horizon-vm-init", VmInit, ct);
+        await Shell.Must($"chmod +x {staging}/horizon-vm-init", ct);
+        var disk = Path.Combine(vmDir, "root.ext4");
+        await Shell.Must($"mkfs.ext4 -q -d {staging} {disk} 6G && rm -rf {staging}", ct);
+        return (disk, fingerprint);
     }
 
     /// <summary>

@@ -82,7 +82,7 @@ public sealed class VcsimTests : IAsyncDisposable
         var adapter = PlatformAdapter.For(Platform.VmwareEsxi)!;
         await using var transport = new LocalTransport();
         // ESXi has no lscpu: the topology comes from the API (vcsim's canned host: 2 packages × 1 core, 2 threads).
-        var topology = (await adapter.DiscoverTopologyAsync(host, transport, Ct))!;
+        var topology = (await adapter.DiscoverTopologyAsync(host, testbed.Guests[0], transport, Ct))!;
         Assert.Equal("2 logical CPU(s), 2 core(s), 2 socket(s)", topology.Describe());
         var context = new HostContext(host, transport, topology);
         foreach (var (scheme, guests) in new[] { (CpuScheme.Default, 2), (CpuScheme.SharedCore, 2), (CpuScheme.Exclusive, 1) })

@@ -122,7 +122,10 @@ public sealed record GuestSpec(
     /// <summary>QEMU guests: the QMP socket on the host, for the vCPU thread ids.</summary>
     public string? Qmp { get; init; }
 
-    /// <summary>Docker and Podman guests: the engine's command with its options on the host (default `docker` / `podman`), e.g. `docker -H unix:///run/x.sock`.</summary>
+    /// <summary>
+    /// Docker and Podman guests: the engine's command with its options on the host (default `docker` / `podman`), e.g.
+    /// `docker -H unix:///run/x.sock`; kvm guests: virsh's (default `virsh`), e.g. `virsh -c 'qemu:///system?socket=…'`.
+    /// </summary>
     public string? Engine { get; init; }
 
     /// <summary>The guest as a router between the network peer's source and sink (the forward workload).</summary>

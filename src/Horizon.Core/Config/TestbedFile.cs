@@ -104,9 +104,9 @@ public static class TestbedFile
             var lxcPath = g.OptionalString("lxc_path");
             var qmp = g.OptionalString("qmp");
             var engine = g.OptionalString("engine");
-            if (engine is not null && platform is not (Platform.Docker or Platform.Podman))
+            if (engine is not null && platform is not (Platform.Docker or Platform.Podman or Platform.Kvm))
             {
-                throw g.Error("engine", $"is for docker and podman guests; '{guestName}' is {Names.Of(platform)}");
+                throw g.Error("engine", $"is for docker, podman and kvm guests (the engine's or virsh's command); '{guestName}' is {Names.Of(platform)}");
             }
 
             if (engine is not null && engine.Trim().Length == 0)

@@ -114,7 +114,7 @@ public sealed class EsxiAdapter : PlatformAdapter
         return null;
     }
 
-    public override async Task<HostTopology?> DiscoverTopologyAsync(TestHost host, IGuestTransport transport, CancellationToken ct)
+    public override async Task<HostTopology?> DiscoverTopologyAsync(TestHost host, GuestSpec guest, IGuestTransport transport, CancellationToken ct)
     {
         var command = $"{Govc(host)} host.info -json{(host.VSphere?.HostName is { } name ? $" -host {Q(name)}" : "")}";
         var r = await transport.RunAsync(command, TimeSpan.FromSeconds(60), null, ct);

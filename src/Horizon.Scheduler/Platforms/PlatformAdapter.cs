@@ -32,8 +32,11 @@ public abstract class PlatformAdapter
     /// </summary>
     public virtual Task<HostTopology?> DiscoverTopologyAsync(IGuestTransport host, CancellationToken ct) => Task.FromResult<HostTopology?>(null);
 
-    /// <summary>As <see cref="DiscoverTopologyAsync(IGuestTransport, CancellationToken)"/>, for adapters that need the host's settings (ESXi's API access).</summary>
-    public virtual Task<HostTopology?> DiscoverTopologyAsync(TestHost host, IGuestTransport transport, CancellationToken ct) => DiscoverTopologyAsync(transport, ct);
+    /// <summary>
+    /// As <see cref="DiscoverTopologyAsync(IGuestTransport, CancellationToken)"/>, for adapters that need the host's or a
+    /// guest's settings (ESXi's API access, the guest's virsh connection).
+    /// </summary>
+    public virtual Task<HostTopology?> DiscoverTopologyAsync(TestHost host, GuestSpec guest, IGuestTransport transport, CancellationToken ct) => DiscoverTopologyAsync(transport, ct);
 
     /// <summary>
     /// Sets the guest's proportional share (credit scheduler weight and cap) and returns it as the platform reports it;

@@ -42,8 +42,8 @@ internal sealed class CpuPlacement(IGrainFactory grains, Testbed testbed, GuestS
                 // Native guests are their host: the topology comes from where the workload runs.
                 var transport = members.All(m => m.Guest.Platform == Platform.Native) && host.Transport.Kind == TransportKind.Local
                     ? run.Transport(members[0].Index) : sessions.Host(host);
-                var platformView = members.Select(m => PlatformAdapter.For(m.Guest.Platform)).FirstOrDefault(a => a is not null);
-                topologies[host.Name] = topology = (platformView is null ? null : await platformView.DiscoverTopologyAsync(host, sessions.Host(host), ct))
+                var platformView = members.Select(m => (Adapter: PlatformAdapter.For(m.Guest.Platform), m.Guest)).FirstOrDefault(a => a.Adapter is not null);
+                topologies[host.Name] = topology = (platformView.Adapter is null ? null : await platformView.Adapter.DiscoverTopologyAsync(host, platformView.Guest, sessions.Host(host), ct))
                     ?? await HostTopology.DiscoverAsync(transport, ct);
             }
 
