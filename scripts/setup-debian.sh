@@ -3,7 +3,8 @@
 set -euo pipefail
 packages=(gcc make libgmp-dev bonnie++ faketime linux-source flex bison bc libelf-dev libssl-dev xz-utils python3 procps
           openssh-server socat iperf3 nftables iproute2 debootstrap lxc qemu-system-x86 e2fsprogs binutils
-          chromium fonts-dejavu-core redis-server prometheus hyperfine docker.io podman runc)
+          chromium fonts-dejavu-core redis-server prometheus hyperfine docker.io podman runc
+          libvirt-daemon-system libvirt-clients)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

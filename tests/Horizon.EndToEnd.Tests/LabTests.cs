@@ -230,6 +230,74 @@ public sealed class LabTests
         }
     }
 
+    /// <summary>
+    /// KVM's tool chain for real (TCG here): the lab's own libvirtd, two type='qemu' domains reached over SSH, the three
+    /// schemes applied with virsh vcpupin/emulatorpin and read back from the real virsh (exclusive with one domain: two
+    /// CPUs hold one guest beside host control), rounds measured by probes.
+    /// </summary>
+    [Trait("needs", "lab-image")]
+    [Fact]
+    public async Task Two_libvirt_domains_run_under_the_three_schemes_read_back_from_virsh()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "horizon-lab-" + Guid.NewGuid().ToString("N")[..8]);
+        var spec = NewSpec() with { Peer = false, LibvirtGuests = 2 };
+        try
+        {
+            var state = await new LabManager(dir).UpAsync(spec, null, Ct);
+            var testbed = TestbedFile.Load(state.TestbedFile!);
+            Assert.Equal(["host1-kvm1", "host1-kvm2"], testbed.Guests.Where(g => g.Platform == Platform.Kvm).Select(g => g.Name));
+            await using var lab = await Lab.StartAsync(testbed.ProbeNetworkNamespace, testbed.ProbeAddress);
+            var (outcome, results) = await lab.RunAsync("""
+                campaign: libvirt-for-real
+                rounds: 2
+                round_timeout: 5m
+                experiments:
+                  - workload: superpi
+                    digits: 5000
+                    guests: [host1-kvm1, host1-kvm2]
+                    concurrent: true
+                    cpu_schemes: [default, shared-core]
+                  - workload: superpi
+                    digits: 5000
+                    guests: [host1-kvm1]
+                    cpu_schemes: [exclusive]
+                """, testbed, TimeSpan.FromMinutes(15));
+            Assert.True(outcome.AllCompleted, string.Join("; ", outcome.Experiments.Select(x => x.Note)));
+            Assert.Equal(3, results.Length);
+            foreach (var e in results)
+            {
+                Assert.Equal(2 * e.Guests.Length, e.Rounds.Count(r => r.Measured && r.Seconds > 0));
+                Assert.Equal("kvm", e.Platform);
+            }
+
+            var cpus = int.Parse((await Sh("nproc --all")).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+            var all = cpus > 1 ? $"0-{cpus - 1}" : "0";
+            string[] ReadBack(Horizon.Results.ExperimentResult e)
+            {
+                using var env = System.Text.Json.JsonDocument.Parse(e.EnvironmentJson);
+                return [.. env.RootElement.GetProperty("guests").EnumerateArray().Select(g => g.GetProperty("placement").GetProperty("read_back")[0].GetString()!)];
+            }
+
+            Assert.All(ReadBack(results.Single(e => e.Scheme == "default")), r => Assert.True(CpuList.Same(r, all), $"default read back {r}"));
+            var shared = ReadBack(results.Single(e => e.Scheme == "shared-core"));
+            Assert.Single(shared.Distinct());
+            Assert.Single(CpuList.Parse(shared[0]));
+            var exclusive = results.Single(e => e.Scheme == "exclusive");
+            Assert.Equal(["1"], ReadBack(exclusive));
+            // The emulator threads (host control) pinned to the other core, read back from `virsh emulatorpin`.
+            Assert.Contains("\"cpus\":\"0\"", exclusive.EnvironmentJson, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await new LabManager(dir).DownAsync(spec.Name, null, CancellationToken.None);
+            Assert.Equal("", (await Sh($"ps -eo args | grep -F '{dir}' | grep -v grep || true")).Trim());
+            if (Directory.Exists(dir))
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+        }
+    }
+
     [Trait("needs", "lab-image")]
     [Fact]
     public async Task Docker_and_podman_guests_run_superpi_and_masr_over_exec_under_default_and_shared_core_read_back_from_the_kernel()
