@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.RegularExpressions;
 
 namespace Horizon.EndToEnd.Tests;
@@ -13,55 +12,20 @@ public sealed partial class FakeEngineTests : IDisposable
 {
     private readonly string dir = Directory.CreateTempSubdirectory("horizon-fakeengine-").FullName;
 
-    private static readonly string[] Reference = File.ReadAllLines(Path.Combine(AppContext.BaseDirectory, "Reference", "container-engines-outputs.txt"));
-
     public void Dispose() => Directory.Delete(dir, recursive: true);
 
     // What differs between runs of the real tools: podman's container id and its temporary resources file.
     [GeneratedRegex("[0-9a-f]{64}|/var/tmp/podman[0-9]+")]
     private static partial Regex RunSpecific();
 
-    private static List<(string Command, string Output, int Rc)> Blocks()
+    private static List<(string Command, string Output, int Rc)> Blocks() => [.. RecordedOutputs.Blocks("container-engines-outputs.txt", "docker"), .. RecordedOutputs.Blocks("container-engines-outputs.txt", "podman")];
+
+    private (string Output, int Rc) Fake(string command) => RecordedOutputs.Fake(command, new Dictionary<string, string>
     {
-        var blocks = new List<(string, string, int)>();
-        for (var i = 0; i < Reference.Length; i++)
-        {
-            if (!Reference[i].StartsWith("### ", StringComparison.Ordinal) || Reference[i].StartsWith("### rc=", StringComparison.Ordinal))
-            {
-                continue;
-            }
-
-            var output = new List<string>();
-            var j = i + 1;
-            for (; !Reference[j].StartsWith("### rc=", StringComparison.Ordinal); j++)
-            {
-                output.Add(Reference[j]);
-            }
-
-            blocks.Add((Reference[i][4..], string.Join('\n', output), int.Parse(Reference[j][7..], System.Globalization.CultureInfo.InvariantCulture)));
-            i = j;
-        }
-
-        return blocks;
-    }
-
-    private (string Output, int Rc) Fake(string command)
-    {
-        var engine = command.Split(' ')[0];
-        var start = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "FakeTools", engine)) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var word in command.Split(' ').Skip(1))
-        {
-            start.ArgumentList.Add(word);
-        }
-
-        start.Environment["FAKE_STATE"] = Path.Combine(dir, engine);
-        start.Environment["FAKE_PCPUS"] = "2";
-        start.Environment["FAKE_CONTAINERS"] = "c1";
-        using var p = Process.Start(start)!;
-        var output = p.StandardOutput.ReadToEnd() + p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        return (output.TrimEnd(), p.ExitCode);
-    }
+        ["FAKE_STATE"] = Path.Combine(dir, command.Split(' ')[0]),
+        ["FAKE_PCPUS"] = "2",
+        ["FAKE_CONTAINERS"] = "c1",
+    });
 
     [Theory]
     [InlineData("docker")]

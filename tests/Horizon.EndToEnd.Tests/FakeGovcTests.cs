@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Horizon.Config;
 using Horizon.Scheduler.Platforms;
 
@@ -14,51 +13,17 @@ public sealed class FakeGovcTests : IDisposable
 {
     private readonly string dir = Directory.CreateTempSubdirectory("horizon-fakegovc-").FullName;
 
-    private static readonly string[] Reference = File.ReadAllLines(Path.Combine(AppContext.BaseDirectory, "Reference", "govc-0.24-vcsim-outputs.txt"));
-
     public void Dispose() => Directory.Delete(dir, recursive: true);
 
-    private static List<(string Command, string Output, int Rc)> Blocks()
+    private static List<(string Command, string Output, int Rc)> Blocks() => RecordedOutputs.Blocks("govc-0.24-vcsim-outputs.txt", "govc");
+
+    private (string Output, int Rc) Fake(string command) => RecordedOutputs.Fake(command, new Dictionary<string, string>
     {
-        var blocks = new List<(string, string, int)>();
-        for (var i = 0; i < Reference.Length; i++)
-        {
-            if (!Reference[i].StartsWith("### govc ", StringComparison.Ordinal))
-            {
-                continue;
-            }
-
-            var output = new List<string>();
-            var j = i + 1;
-            for (; !Reference[j].StartsWith("### rc=", StringComparison.Ordinal); j++)
-            {
-                output.Add(Reference[j]);
-            }
-
-            blocks.Add((Reference[i][4..], string.Join('\n', output), int.Parse(Reference[j][7..], System.Globalization.CultureInfo.InvariantCulture)));
-            i = j;
-        }
-
-        return blocks;
-    }
-
-    private (string Output, int Rc) Fake(string command)
-    {
-        var start = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "FakeTools", "govc")) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var word in command.Split(' ').Skip(1))
-        {
-            start.ArgumentList.Add(word);
-        }
-
-        start.Environment["FAKE_STATE"] = dir;
-        start.Environment["FAKE_PCPUS"] = "2";
-        start.Environment["FAKE_SOCKETS"] = "2";
-        start.Environment["FAKE_VMS"] = "DC0_H0_VM0";
-        using var p = Process.Start(start)!;
-        var output = p.StandardOutput.ReadToEnd() + p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        return (output.TrimEnd(), p.ExitCode);
-    }
+        ["FAKE_STATE"] = dir,
+        ["FAKE_PCPUS"] = "2",
+        ["FAKE_SOCKETS"] = "2",
+        ["FAKE_VMS"] = "DC0_H0_VM0",
+    });
 
     [Fact]
     public void Every_recorded_command_replays_on_the_fake_and_the_adapter_reads_both_alike()
