@@ -300,17 +300,24 @@ public sealed class LabTests
 
     [Trait("needs", "lab-image")]
     [Fact]
-    public async Task Docker_and_podman_guests_run_superpi_and_masr_over_exec_under_default_and_shared_core_read_back_from_the_kernel()
+    public async Task Docker_and_podman_guests_run_superpi_and_masr_over_exec_under_default_and_shared_core_read_back_from_the_kernel_and_lxc_over_lxc_attach()
     {
         var dir = Path.Combine(Path.GetTempPath(), "horizon-lab-" + Guid.NewGuid().ToString("N")[..8]);
-        var spec = NewSpec() with { Peer = false, DockerGuests = 2, PodmanGuests = 2 };
+        var spec = NewSpec() with { Peer = false, DockerGuests = 2, PodmanGuests = 2, LxcGuests = 1 };
         var manager = new LabManager(dir);
         int? dockerd = null;
         try
         {
             var state = await manager.UpAsync(spec, null, Ct);
             dockerd = state.Processes.Single(p => p.Role.EndsWith("dockerd", StringComparison.Ordinal)).Pid;
-            var testbed = TestbedFile.Load(state.TestbedFile!);
+            // The LXC guest too through the exec transport (lxc-attach), not its sshd. LXC's command socket is an abstract
+            // socket, which lives in a network namespace: lxc-attach runs in the host's, where the lab started the container.
+            var lxcExec = new TransportSpec(TransportKind.Exec)
+            {
+                Exec = ["nsenter", $"--net=/run/netns/{spec.Namespace("host1")}", "lxc-attach", "-P", Path.Combine(dir, spec.Name, "lxc"), "-n", "{instance}", "--"],
+            };
+            var loaded = TestbedFile.Load(state.TestbedFile!);
+            var testbed = loaded with { Guests = [.. loaded.Guests.Select(g => g.Platform == Platform.Lxc ? g with { Transport = lxcExec } : g)] };
             Assert.All(testbed.Guests.Where(g => g.Platform is Platform.Docker or Platform.Podman), g => Assert.Equal(TransportKind.Exec, g.Transport.Kind));
             await using var lab = await Lab.StartAsync(testbed.ProbeNetworkNamespace, testbed.ProbeAddress);
             var (outcome, results) = await lab.RunAsync("""
@@ -335,9 +342,17 @@ public sealed class LabTests
                     size: 16M
                     guests: [host1-podman1, host1-podman2]
                     guest_counts: [1, 2]
+                  - workload: superpi
+                    digits: 20000
+                    guests: [host1-lxc1]
+                    cpu_schemes: [default]
                 """, testbed);
             Assert.True(outcome.AllCompleted, string.Join("; ", outcome.Experiments.Select(x => x.Note)));
-            Assert.Equal(16, results.Length);
+            Assert.Equal(17, results.Length);
+            var overAttach = Assert.Single(results, e => e.Platform == "lxc");
+            Assert.Equal(2, overAttach.Rounds.Count(r => r.Measured));
+            Assert.Contains($"lxc-attach -P {Path.Combine(dir, spec.Name, "lxc")} -n host1-lxc1 --)", overAttach.EnvironmentJson, StringComparison.Ordinal);
+            results = [.. results.Where(e => e.Platform != "lxc")];
             var all = (await Sh("nproc --all")).Trim() is var n && int.Parse(n, System.Globalization.CultureInfo.InvariantCulture) > 1 ? $"0-{int.Parse(n, System.Globalization.CultureInfo.InvariantCulture) - 1}" : "0";
             foreach (var e in results)
             {
