@@ -12,6 +12,9 @@ namespace Horizon.Aspire.Tests;
 /// Many test computers at once, on real processes: Redis, two controller silos, two agents (scheduler services), each
 /// serving its own lab (network namespaces with their own sshd, probe address and namespace) as a separate test computer.
 /// </summary>
+// One cluster of processes at a time (with the AppHost's): seven .NET services starting at once on 2 cores kept a silo
+// from becoming healthy within 90 s in one CI run.
+[Collection("apphost")]
 [Trait("needs", "stack")]
 public sealed class AgentTests(ITestOutputHelper output)
 {

@@ -150,7 +150,7 @@ public sealed class ClusterProcesses : IAsyncDisposable
 
     private static async Task WaitAsync(Func<Task<bool>> ready, string what, CancellationToken ct)
     {
-        var until = DateTime.UtcNow + TimeSpan.FromSeconds(90);
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(180);
         while (DateTime.UtcNow < until)
         {
             try
@@ -167,7 +167,7 @@ public sealed class ClusterProcesses : IAsyncDisposable
             await Task.Delay(250, ct);
         }
 
-        throw new TimeoutException($"{what}: not ready after 90 s");
+        throw new TimeoutException($"{what}: not ready after 180 s");
     }
 
     private static Task<bool> TcpAnswers(int port)
